@@ -1,0 +1,336 @@
+//! The writer: a streaming store-mode ZIP writer ([`ZipWriter`]) and the table-grouping
+//! packer built on it ([`pack`]).
+//!
+//! Local headers always carry the real CRC-32 and sizes (no data descriptors): small
+//! members are read into memory first; larger ones are streamed and their CRC-32 is
+//! patched into the local header afterwards, which needs a seekable output. ZIP64 extra
+//! fields and end records are written exactly when a size, offset or count needs them.
+
+mod pack;
+
+use std::collections::HashSet;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+pub use pack::{pack, PackOptions, PackOutcome, PackProgress};
+
+use crate::spec::central::CentralDirectoryHeader;
+use crate::spec::eocd::EndOfCentralDirectory;
+use crate::spec::extra::{encode_mtime, encode_zip64};
+use crate::spec::local::{self, LocalFileHeader};
+use crate::spec::zip64::{Zip64EndOfCentralDirectory, Zip64Locator};
+use crate::spec::{self, time, U16_MAX, U32_MAX};
+use crate::{name, Error, Result};
+
+/// Members up to this size are read into memory so their header is written once.
+const BUFFER_LIMIT: u64 = 1024 * 1024;
+/// Copy buffer for streamed members.
+const COPY_BUFFER: usize = 1024 * 1024;
+
+/// Metadata of one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberMeta {
+    /// Name in the archive (checked with [`name::check_safe`]).
+    pub name: String,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+    /// Unix permission bits.
+    pub mode: u32,
+}
+
+/// Where a member ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenMember {
+    /// Offset of its local header.
+    pub local_header_offset: u64,
+    /// Offset of its data.
+    pub data_offset: u64,
+    /// Size of its data.
+    pub size: u64,
+    /// CRC-32 of its data.
+    pub crc32: u32,
+}
+
+#[derive(Debug)]
+struct PendingCentral {
+    meta: MemberMeta,
+    written: WrittenMember,
+}
+
+/// A streaming writer of store-mode ZIP archives.
+#[derive(Debug)]
+pub struct ZipWriter<W: Write + Seek> {
+    out: W,
+    position: u64,
+    members: Vec<PendingCentral>,
+    names: HashSet<String>,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write + Seek> ZipWriter<W> {
+    /// Starts an archive at the output's current position, taken as offset 0.
+    pub fn new(out: W) -> Self {
+        ZipWriter {
+            out,
+            position: 0,
+            members: Vec::new(),
+            names: HashSet::new(),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes).map_err(|e| Error::io("<archive>", e))?;
+        self.position += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Adds a member of `size` bytes read from `reader`. Exactly `size` bytes must be
+    /// readable and then end of file, otherwise the source changed:
+    /// [`Error::SourceChanged`] names `source_path`.
+    pub fn add(
+        &mut self,
+        meta: MemberMeta,
+        size: u64,
+        reader: &mut dyn Read,
+        source_path: &std::path::Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<WrittenMember> {
+        name::check_safe(&meta.name)?;
+        if meta.name.ends_with('/') {
+            return Err(Error::UnsafeName {
+                name: meta.name,
+                reason: "a file member cannot end in '/'",
+            });
+        }
+        if !self.names.insert(meta.name.clone()) {
+            return Err(Error::DuplicateName { name: meta.name });
+        }
+        let local_header_offset = self.position;
+        let changed = |reason: String| Error::SourceChanged {
+            path: source_path.to_owned(),
+            reason,
+        };
+        let read_err = |e| Error::io(source_path, e);
+        let crc32;
+        if size <= BUFFER_LIMIT {
+            let mut data = std::mem::take(&mut self.buffer);
+            data.clear();
+            reader.take(size + 1).read_to_end(&mut data).map_err(read_err)?;
+            if data.len() as u64 != size {
+                return Err(changed(format!("listed as {size} bytes, read {}", data.len())));
+            }
+            crc32 = crc32fast::hash(&data);
+            let header = local_header(&meta, size, crc32);
+            self.write_all(&header)?;
+            self.write_all(&data)?;
+            progress(size);
+            self.buffer = data;
+        } else {
+            let header = local_header(&meta, size, 0);
+            self.write_all(&header)?;
+            let mut hasher = crc32fast::Hasher::new();
+            let mut buf = vec![0u8; COPY_BUFFER];
+            let mut copied = 0u64;
+            loop {
+                let n = reader.read(&mut buf).map_err(read_err)?;
+                if n == 0 {
+                    break;
+                }
+                copied += n as u64;
+                if copied > size {
+                    return Err(changed(format!("listed as {size} bytes, grew while read")));
+                }
+                hasher.update(&buf[..n]);
+                self.write_all(&buf[..n])?;
+                progress(n as u64);
+            }
+            if copied != size {
+                return Err(changed(format!("listed as {size} bytes, read {copied}")));
+            }
+            crc32 = hasher.finalize();
+            let io = |e| Error::io("<archive>", e);
+            self.out
+                .seek(SeekFrom::Start(local_header_offset + local::CRC32_OFFSET))
+                .map_err(io)?;
+            self.out.write_all(&crc32.to_le_bytes()).map_err(io)?;
+            self.out.seek(SeekFrom::Start(self.position)).map_err(io)?;
+        }
+        let written = WrittenMember {
+            local_header_offset,
+            data_offset: local_header_offset + local_header_len(&meta, size) as u64,
+            size,
+            crc32,
+        };
+        self.members.push(PendingCentral { meta, written });
+        Ok(written)
+    }
+
+    /// Adds a member from bytes in memory.
+    pub fn add_bytes(&mut self, meta: MemberMeta, bytes: &[u8]) -> Result<WrittenMember> {
+        let path = std::path::PathBuf::from(&meta.name);
+        let mut reader = bytes;
+        self.add(meta, bytes.len() as u64, &mut reader, &path, &mut |_| {})
+    }
+
+    /// Length of the central directory header the member at `index` will get.
+    pub fn central_header_len(&self, index: usize) -> Option<u64> {
+        self.members
+            .get(index)
+            .map(|m| central_header(&m.meta, &m.written).encoded_len() as u64)
+    }
+
+    /// Number of members added.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// True if no member was added.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Writes the central directory and end records (ZIP64 ones when needed) with
+    /// `comment`, flushes, and returns the output.
+    pub fn finish(mut self, comment: &[u8]) -> Result<W> {
+        if comment.len() > usize::from(u16::MAX) {
+            return Err(Error::invalid("end of central directory", self.position, "comment longer than 65,535 bytes"));
+        }
+        let central_directory_offset = self.position;
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        let members = std::mem::take(&mut self.members);
+        for member in &members {
+            central_header(&member.meta, &member.written).encode(&mut chunk);
+            if chunk.len() >= 60 * 1024 {
+                self.write_all(&chunk)?;
+                chunk.clear();
+            }
+        }
+        self.write_all(&chunk)?;
+        let central_directory_size = self.position - central_directory_offset;
+        let entries = members.len() as u64;
+        let mut end = Vec::new();
+        let needs_zip64 = entries >= u64::from(U16_MAX)
+            || central_directory_size >= u64::from(U32_MAX)
+            || central_directory_offset >= u64::from(U32_MAX);
+        if needs_zip64 {
+            let record_offset = self.position;
+            Zip64EndOfCentralDirectory {
+                record_size: 44,
+                version_made_by: made_by(),
+                version_needed: spec::VERSION_ZIP64,
+                disk_number: 0,
+                central_directory_disk: 0,
+                entries_on_disk: entries,
+                entries,
+                central_directory_size,
+                central_directory_offset,
+            }
+            .encode(&mut end);
+            Zip64Locator {
+                record_disk: 0,
+                record_offset,
+                total_disks: 1,
+            }
+            .encode(&mut end);
+        }
+        let count16 = if entries >= u64::from(U16_MAX) { U16_MAX } else { entries as u16 };
+        EndOfCentralDirectory {
+            disk_number: 0,
+            central_directory_disk: 0,
+            entries_on_disk: count16,
+            entries: count16,
+            central_directory_size: spec::u32_or_placeholder(central_directory_size),
+            central_directory_offset: spec::u32_or_placeholder(central_directory_offset),
+            comment: comment.to_vec(),
+        }
+        .encode(&mut end);
+        self.write_all(&end)?;
+        self.out.flush().map_err(|e| Error::io("<archive>", e))?;
+        Ok(self.out)
+    }
+}
+
+fn made_by() -> u16 {
+    (spec::HOST_UNIX << 8) | spec::VERSION_ZIP64
+}
+
+fn flags(meta: &MemberMeta) -> u16 {
+    if meta.name.is_ascii() { 0 } else { spec::FLAG_UTF8 }
+}
+
+fn local_header(meta: &MemberMeta, size: u64, crc32: u32) -> Vec<u8> {
+    let zip64 = size >= u64::from(U32_MAX);
+    let mut extra = Vec::new();
+    if zip64 {
+        encode_zip64(&mut extra, &[size, size]);
+    }
+    encode_mtime(&mut extra, meta.mtime);
+    let (dos_time, dos_date) = time::unix_to_dos(meta.mtime);
+    let size32 = spec::u32_or_placeholder(size);
+    let header = LocalFileHeader {
+        version_needed: if zip64 { spec::VERSION_ZIP64 } else { spec::VERSION_STORED },
+        flags: flags(meta),
+        method: spec::METHOD_STORED,
+        dos_time,
+        dos_date,
+        crc32,
+        compressed_size: size32,
+        uncompressed_size: size32,
+        name: meta.name.as_bytes().to_vec(),
+        extra,
+    };
+    let mut out = Vec::with_capacity(header.encoded_len());
+    header.encode(&mut out);
+    out
+}
+
+fn local_header_len(meta: &MemberMeta, size: u64) -> usize {
+    let zip64 = if size >= u64::from(U32_MAX) { 20 } else { 0 };
+    let mtime = if i32::try_from(meta.mtime).is_ok() { 9 } else { 0 };
+    local::FIXED_LEN + meta.name.len() + zip64 + mtime
+}
+
+fn central_header(meta: &MemberMeta, written: &WrittenMember) -> CentralDirectoryHeader {
+    let mut zip64 = Vec::new();
+    if written.size >= u64::from(U32_MAX) {
+        zip64.extend([written.size, written.size]);
+    }
+    if written.local_header_offset >= u64::from(U32_MAX) {
+        zip64.push(written.local_header_offset);
+    }
+    let mut extra = Vec::new();
+    if !zip64.is_empty() {
+        encode_zip64(&mut extra, &zip64);
+    }
+    encode_mtime(&mut extra, meta.mtime);
+    let (dos_time, dos_date) = time::unix_to_dos(meta.mtime);
+    let size32 = spec::u32_or_placeholder(written.size);
+    CentralDirectoryHeader {
+        version_made_by: made_by(),
+        version_needed: if zip64.is_empty() { spec::VERSION_STORED } else { spec::VERSION_ZIP64 },
+        flags: flags(meta),
+        method: spec::METHOD_STORED,
+        dos_time,
+        dos_date,
+        crc32: written.crc32,
+        compressed_size: size32,
+        uncompressed_size: size32,
+        disk_start: 0,
+        internal_attributes: 0,
+        external_attributes: (0o100_000 | (meta.mode & 0o7777)) << 16,
+        local_header_offset: spec::u32_or_placeholder(written.local_header_offset),
+        name: meta.name.as_bytes().to_vec(),
+        extra,
+        comment: Vec::new(),
+    }
+}
+
+/// Error helper for callers that wrap I/O errors of the output.
+pub fn output_error(e: io::Error) -> Error {
+    Error::io("<archive>", e)
+}

@@ -1,0 +1,185 @@
+//! The packer: writes tables as contiguous groups, then the manifest and table index, then
+//! the central directory, and points the archive comment at the index.
+
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use super::{MemberMeta, ZipWriter};
+use crate::manifest::{
+    ArchiveKind, FileRecord, IndexPointer, Manifest, MemberRef, TableIndex, TableManifest, TableSummary,
+    FORMAT_VERSION, INDEX_NAME, MANIFEST_NAME,
+};
+use crate::spec::time;
+use crate::table::{SourceFile, TablePlan};
+use crate::{Error, Result};
+
+/// Options of one pack.
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    /// The source as the user named it (recorded in the manifest).
+    pub source: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Deterministic mode (`SOURCE_DATE_EPOCH`): the archive id is derived from the
+    /// content and member times newer than `created` are clamped to it, so the same input
+    /// gives a byte-identical archive.
+    pub deterministic: bool,
+    /// Program name and version recorded in the manifest.
+    pub tool: String,
+}
+
+/// Callbacks for progress reporting.
+pub struct PackProgress<'a> {
+    /// Called with the number of member bytes just written.
+    pub bytes: &'a mut dyn FnMut(u64),
+    /// Called when a member is finished.
+    pub file_done: &'a mut dyn FnMut(&SourceFile),
+}
+
+impl std::fmt::Debug for PackProgress<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PackProgress")
+    }
+}
+
+/// What a pack produced.
+#[derive(Debug)]
+pub struct PackOutcome<W> {
+    /// The output, finished and flushed.
+    pub output: W,
+    /// The manifest embedded in the archive.
+    pub manifest: Manifest,
+    /// Total archive size.
+    pub archive_len: u64,
+}
+
+/// Writes `tables` (members in the order given) to `out`.
+///
+/// `open` opens a source file and returns a reader plus the path to name in errors.
+pub fn pack<W: Write + Seek>(
+    out: W,
+    tables: &[TablePlan],
+    open: &mut dyn FnMut(&SourceFile) -> Result<(Box<dyn Read>, PathBuf)>,
+    options: &PackOptions,
+    progress: PackProgress<'_>,
+) -> Result<PackOutcome<W>> {
+    let mut writer = ZipWriter::new(out);
+    let mut manifests = Vec::with_capacity(tables.len());
+    let mut first_member = 0usize;
+    let mut central_offset = 0u64;
+    for table in tables {
+        let data_start = writer.position();
+        let mut entries = Vec::with_capacity(table.files.len());
+        let mut bytes = 0u64;
+        for file in &table.files {
+            let mtime = if options.deterministic { file.mtime.min(options.created) } else { file.mtime };
+            let (mut reader, path) = open(file)?;
+            let meta = MemberMeta {
+                name: file.path.clone(),
+                mtime,
+                mode: file.mode,
+            };
+            let written = writer.add(meta, file.size, &mut reader, &path, progress.bytes)?;
+            (progress.file_done)(file);
+            bytes += written.size;
+            entries.push(FileRecord {
+                path: file.path.clone(),
+                size: written.size,
+                crc32: written.crc32,
+                archive: None,
+            });
+        }
+        let data_end = writer.position();
+        let central_start = central_offset;
+        for i in first_member..writer.len() {
+            central_offset += writer.central_header_len(i).unwrap_or(0);
+        }
+        first_member = writer.len();
+        manifests.push(TableManifest {
+            summary: TableSummary {
+                path: table.path.clone(),
+                format: table.format,
+                snapshot: table.snapshot.clone(),
+                files: entries.len() as u64,
+                bytes,
+                data_range: [data_start, data_end],
+                central_directory_range: [central_start, central_offset],
+            },
+            entries,
+        });
+    }
+    let archive_id = if options.deterministic {
+        deterministic_id(options.created, &manifests)
+    } else {
+        uuid::Uuid::new_v4().to_string()
+    };
+    let manifest = Manifest {
+        lakezip_manifest: FORMAT_VERSION,
+        archive_id: archive_id.clone(),
+        kind: ArchiveKind::Full,
+        base_archive_id: None,
+        created: time::rfc3339(options.created),
+        source: options.source.clone(),
+        tool: options.tool.clone(),
+        tables: manifests,
+    };
+    let meta = |name: &str| MemberMeta {
+        name: name.to_owned(),
+        mtime: options.created,
+        mode: 0o644,
+    };
+    let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Manifest {
+        reason: format!("cannot encode the manifest: {e}"),
+    })?;
+    let manifest_written = writer.add_bytes(meta(MANIFEST_NAME), &manifest_json)?;
+    let index = TableIndex {
+        lakezip_index: FORMAT_VERSION,
+        archive_id,
+        manifest: MemberRef {
+            offset: manifest_written.data_offset,
+            length: manifest_written.size,
+            crc32: manifest_written.crc32,
+        },
+        tables: manifest.tables.iter().map(|t| t.summary.clone()).collect(),
+    };
+    let index_json = serde_json::to_vec(&index).map_err(|e| Error::Manifest {
+        reason: format!("cannot encode the table index: {e}"),
+    })?;
+    let index_written = writer.add_bytes(meta(INDEX_NAME), &index_json)?;
+    let pointer = IndexPointer {
+        offset: index_written.data_offset,
+        length: index_written.size,
+        crc32: index_written.crc32,
+    };
+    let output = writer.finish(pointer.to_comment().as_bytes())?;
+    let mut output = output;
+    let archive_len = output.stream_position().map_err(super::output_error)?;
+    Ok(PackOutcome {
+        output,
+        manifest,
+        archive_len,
+    })
+}
+
+/// A UUID (version 5 layout) derived from the creation time and every member's name,
+/// size, CRC-32: the same content gives the same id.
+fn deterministic_id(created: i64, tables: &[TableManifest]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(created.to_le_bytes());
+    for table in tables {
+        hasher.update(table.summary.path.as_bytes());
+        hasher.update([0]);
+        for file in &table.entries {
+            hasher.update(file.path.as_bytes());
+            hasher.update([0]);
+            hasher.update(file.size.to_le_bytes());
+            hasher.update(file.crc32.to_le_bytes());
+        }
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid().to_string()
+}
