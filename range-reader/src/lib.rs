@@ -1,1 +1,21 @@
-//! tmp
+//! Byte sources for lakezip archives and the operations built on them.
+//!
+//! - [`RangeSource`]: the read contract (`len`, `read_range`, `read_suffix`,
+//!   `read_ranges` with coalescing), implemented by [`local::LocalFile`] (pread) and
+//!   [`memory::Memory`] (tests); [`counting::Counting`] wraps any source and records
+//!   requests and bytes for `--stats` and request-budget tests.
+//! - [`archive`]: drives the sans-io reader core of `archive-format` over a source:
+//!   open the directory or the table index, stream and verify members, extract safely.
+#![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod coalesce;
+pub mod counting;
+pub mod error;
+pub mod extract;
+pub mod local;
+pub mod memory;
+pub mod source;
+
+pub use error::{Error, Result};
+pub use source::RangeSource;

@@ -35,7 +35,7 @@ use std::ops::Range;
 pub use entry::{Entry, EntryKind};
 pub use tail::{first_read, EndRecords, TailOutcome, MAX_TAIL_LEN, TAIL_LEN};
 
-use crate::manifest::{TableIndex, INDEX_NAME};
+use crate::manifest::TableIndex;
 use crate::spec::central::{self, CentralDirectoryHeader};
 use crate::spec::extra::{ExtraFields, Zip64Needs, Zip64Values};
 use crate::spec::local::LocalFileHeader;
@@ -384,5 +384,3 @@ pub fn is_lakezip_member(name: &str) -> bool {
     name.starts_with(crate::manifest::METADATA_DIR)
 }
 
-#[doc(hidden)]
-pub const _INDEX_NAME: &str = INDEX_NAME;

@@ -1,0 +1,132 @@
+//! Command-line surface (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Pack Apache Iceberg and Delta Lake warehouses into single store-mode ZIP64 archives,
+/// and read tables back out of them.
+#[derive(Debug, Parser)]
+#[command(name = "lakezip", version, about, long_about = None)]
+pub struct Cli {
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Whether the command prints JSON Lines (errors then go out as JSON too).
+    pub fn json_requested(&self) -> bool {
+        match &self.command {
+            Command::Pack(a) => a.json,
+            Command::Ls(a) => a.json,
+            Command::Extract(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Info(a) => a.json,
+            Command::Cat(_) => false,
+        }
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pack a warehouse (or any directory) into an archive.
+    Pack(PackArgs),
+    /// List an archive's tables or entries.
+    Ls(LsArgs),
+    /// Extract tables (or everything) to a directory.
+    Extract(ExtractArgs),
+    /// Write one member to stdout.
+    Cat(CatArgs),
+    /// Check every CRC-32, the manifest and the table index.
+    Verify(VerifyArgs),
+    /// Show the embedded manifest.
+    Info(InfoArgs),
+}
+
+/// `lakezip pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Directory to pack: a warehouse, a table, or any tree of files.
+    pub src: PathBuf,
+    /// Archive to write.
+    #[arg(short, long = "output", value_name = "DEST")]
+    pub output: PathBuf,
+    /// Pack only the tables under this path (relative to SRC); repeatable.
+    #[arg(long = "table", value_name = "PATH")]
+    pub tables: Vec<String>,
+    /// Overwrite DEST if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The archive.
+    pub archive: String,
+    /// List tables instead of entries.
+    #[arg(long)]
+    pub tables: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The archive.
+    pub archive: String,
+    /// Tables to extract (a table path or a folder holding tables); all when omitted.
+    #[arg(value_name = "TABLE")]
+    pub tables: Vec<String>,
+    /// Directory to extract into (created if missing).
+    #[arg(short = 'C', long = "directory", value_name = "DIR")]
+    pub directory: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// Report requests made and bytes read.
+    #[arg(long)]
+    pub stats: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip cat`.
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// The archive.
+    pub archive: String,
+    /// The member's path in the archive.
+    pub path: String,
+}
+
+/// `lakezip verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The archive.
+    pub archive: String,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The archive.
+    pub archive: String,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

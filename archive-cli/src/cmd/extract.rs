@@ -1,0 +1,97 @@
+//! `lakezip extract ARCHIVE [TABLE]... -C DIR`.
+//!
+//! With TABLE arguments on a lakezip archive, only the index and those tables' slices of
+//! the central directory are read, then their data; otherwise the whole directory.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use archive_format::read::{is_lakezip_member, Entry};
+use range_reader::archive::{open_directory, open_tables, table_entries, TableView};
+use range_reader::extract::{extract, ExtractOptions};
+use range_reader::RangeSource;
+
+use crate::cli::ExtractArgs;
+use crate::cmd::{selects, table_holds};
+use crate::output::{bytes_bar, human_bytes, Output};
+use crate::source;
+
+pub fn run(args: ExtractArgs, quiet: bool) -> Result<ExitCode> {
+    let source = source::open(&args.archive)?;
+    let mut out = Output::new(args.json);
+    let entries: Vec<Entry> = if args.tables.is_empty() {
+        open_directory(&source)?
+            .into_entries()
+            .into_iter()
+            .filter(|e| !is_lakezip_member(&e.name))
+            .collect()
+    } else {
+        match open_tables(&source)? {
+            TableView::Indexed(end, index) => {
+                let mut entries = Vec::new();
+                for wanted in &args.tables {
+                    if !index.tables.iter().any(|t| selects(wanted, &t.path)) {
+                        let known: Vec<&str> = index.tables.iter().map(|t| t.path.as_str()).collect();
+                        bail!(
+                            "{}: no table {wanted:?} in the archive (tables: {})",
+                            source.name(),
+                            known.join(", ")
+                        );
+                    }
+                }
+                for table in index.tables.iter().filter(|t| args.tables.iter().any(|w| selects(w, &t.path))) {
+                    entries.extend(table_entries(&source, &end, table)?);
+                }
+                entries
+            }
+            TableView::Directory(directory) => {
+                let entries: Vec<Entry> = directory
+                    .into_entries()
+                    .into_iter()
+                    .filter(|e| args.tables.iter().any(|w| table_holds(w.trim_end_matches('/'), &e.name)))
+                    .collect();
+                if entries.is_empty() {
+                    bail!("{}: no table {:?} in the archive", source.name(), args.tables.join(", "));
+                }
+                entries
+            }
+        }
+    };
+    let total: u64 = entries.iter().map(|e| e.uncompressed_size).sum();
+    let bar = bytes_bar(total, quiet, args.json, "extracting");
+    let selected: Vec<&Entry> = entries.iter().collect();
+    let summary = extract(
+        &source,
+        &selected,
+        &args.directory,
+        ExtractOptions { force: args.force },
+        &mut |n| bar.inc(n),
+    )?;
+    bar.finish_and_clear();
+    let stats = source.stats();
+    out.emit(
+        serde_json::json!({
+            "type": "summary",
+            "files": summary.files,
+            "directories": summary.directories,
+            "bytes": summary.bytes,
+            "directory": args.directory.display().to_string(),
+            "stats": {"source": source.name(), "requests": stats.requests, "bytes_read": stats.bytes},
+        }),
+        || {
+            format!(
+                "extracted {} files, {} into {}",
+                summary.files,
+                human_bytes(summary.bytes),
+                args.directory.display()
+            )
+        },
+    )?;
+    if args.stats && !out.is_json() {
+        out.emit(serde_json::Value::Null, || {
+            format!("{}: {} requests, {} bytes read", source.name(), stats.requests, stats.bytes)
+        })?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors from reading sources and extracting archives.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The archive's bytes break the format.
+    #[error("{source_name}: {error}")]
+    Format {
+        /// The archive (path or URL).
+        source_name: String,
+        /// What is wrong.
+        #[source]
+        error: archive_format::Error,
+    },
+    /// Reading the source failed.
+    #[error("{source_name}: {error}")]
+    Read {
+        /// The archive (path or URL).
+        source_name: String,
+        /// The I/O error.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A read asked for bytes past the end of the source.
+    #[error("{source_name}: range {start}..{end} is past the end ({len} bytes)")]
+    OutOfRange {
+        /// The archive.
+        source_name: String,
+        /// Range start.
+        start: u64,
+        /// Range end.
+        end: u64,
+        /// Source length.
+        len: u64,
+    },
+    /// Writing an extracted file failed.
+    #[error("{path}: {error}")]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A file to extract exists already.
+    #[error("{path} already exists; pass --force to overwrite it")]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// An entry would be written outside the target directory or through a symlink.
+    #[error("refusing to extract {name:?}: {reason}")]
+    Refused {
+        /// Entry name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A table or member the caller asked for is not in the archive.
+    #[error("{source_name}: no {what} {name:?} in the archive{hint}")]
+    NotFound {
+        /// The archive.
+        source_name: String,
+        /// "table" or "member".
+        what: &'static str,
+        /// What was asked for.
+        name: String,
+        /// A hint, e.g. the tables that exist.
+        hint: String,
+    },
+}
+
+impl Error {
+    /// Wraps a format error with the source it came from.
+    pub fn format(source_name: impl Into<String>, error: archive_format::Error) -> Self {
+        Error::Format {
+            source_name: source_name.into(),
+            error,
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Local files, read with positioned reads (`pread`), so one open file serves concurrent
+//! readers without a shared cursor.
+
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::source::{check_range, RangeSource};
+use crate::{Error, Result};
+
+/// A local file opened for reading. Its length is taken at open time.
+#[derive(Debug)]
+pub struct LocalFile {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl LocalFile {
+    /// Opens `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let read_error = |error| Error::Read {
+            source_name: path.display().to_string(),
+            error,
+        };
+        let file = File::open(&path).map_err(read_error)?;
+        let metadata = file.metadata().map_err(read_error)?;
+        if metadata.is_dir() {
+            return Err(read_error(std::io::Error::other("is a directory, not an archive")));
+        }
+        Ok(LocalFile {
+            len: metadata.len(),
+            path,
+            file,
+        })
+    }
+}
+
+impl RangeSource for LocalFile {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn len(&self) -> Result<u64> {
+        Ok(self.len)
+    }
+
+    fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
+        check_range(&|| self.name(), &range, self.len)?;
+        let mut buf = vec![0u8; (range.end - range.start) as usize];
+        self.file.read_exact_at(&mut buf, range.start).map_err(|error| Error::Read {
+            source_name: self.name(),
+            error,
+        })?;
+        Ok(buf)
+    }
+}
