@@ -17,20 +17,22 @@ const CP437_HIGH: [char; 128] = [
 
 /// Decodes a stored name.
 ///
-/// With the UTF-8 flag (bit 11) the name must be valid UTF-8. Without it, an Info-ZIP
-/// Unicode path field whose CRC matches the raw name wins; then valid UTF-8 is taken as
-/// is (many tools write UTF-8 without setting the flag); anything else is CP437.
+/// An Info-ZIP Unicode path field whose CRC matches the raw name wins, with or without
+/// the UTF-8 flag (bit 11): the CRC proves it describes this very name, and some writers
+/// set the flag on a placeholder raw name. Otherwise, with the flag the name must be
+/// valid UTF-8; without it, valid UTF-8 is taken as is (many tools write UTF-8 without
+/// setting the flag); anything else is CP437.
 pub fn decode(raw: &[u8], utf8_flag: bool, unicode_path: Option<&(u32, String)>) -> Result<String> {
+    if let Some((crc, name)) = unicode_path {
+        if *crc == crc32fast::hash(raw) {
+            return Ok(name.clone());
+        }
+    }
     if utf8_flag {
         return String::from_utf8(raw.to_vec()).map_err(|_| Error::UnsafeName {
             name: String::from_utf8_lossy(raw).into_owned(),
             reason: "flagged as UTF-8 but is not valid UTF-8",
         });
-    }
-    if let Some((crc, name)) = unicode_path {
-        if *crc == crc32fast::hash(raw) {
-            return Ok(name.clone());
-        }
     }
     if let Ok(s) = std::str::from_utf8(raw) {
         return Ok(s.to_owned());
@@ -108,5 +110,10 @@ mod tests {
         assert!(decode(&[0xff], true, None).is_err());
         let up = (crc32fast::hash(b"x"), "ÿ".to_owned());
         assert_eq!(decode(b"x", false, Some(&up)).unwrap(), "ÿ");
+        // The Unicode path field wins over a flagged raw name too (yauzl's
+        // unicode-path-extra-field.zip), but only when its CRC matches.
+        assert_eq!(decode(b"x", true, Some(&up)).unwrap(), "ÿ");
+        let stale = (crc32fast::hash(b"y"), "ÿ".to_owned());
+        assert_eq!(decode(b"x", true, Some(&stale)).unwrap(), "x");
     }
 }

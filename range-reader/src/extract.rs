@@ -5,6 +5,7 @@
 //!   letters or backslashes), and symlink entries are refused;
 //! - parent directories are created one component at a time and an existing symlink on
 //!   the way is refused, so nothing lands outside the target directory;
+//! - compression methods other than stored and deflate are refused;
 //! - existing files are refused unless `force`;
 //! - each file is written to a temporary name in its final directory, its CRC-32 and
 //!   size verified, then renamed into place: a failure never leaves a partial file at a
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use archive_format::read::{Entry, EntryKind};
+use archive_format::spec::{METHOD_DEFLATE, METHOD_STORED};
 
 use crate::archive::stream_entry;
 use crate::source::RangeSource;
@@ -59,6 +61,17 @@ pub fn extract(
                 name: entry.name.clone(),
                 reason: "it is a symbolic link".into(),
             });
+        }
+        // Refuse what cannot be decoded before the first file is written, so an archive
+        // with one bzip2 or lzma member does not leave half of its files behind.
+        if entry.kind == EntryKind::File && entry.method != METHOD_STORED && entry.method != METHOD_DEFLATE {
+            return Err(Error::format(
+                source.name(),
+                archive_format::Error::UnsupportedCompression {
+                    name: entry.name.clone(),
+                    method: entry.method,
+                },
+            ));
         }
         if entry.kind == EntryKind::File && !options.force {
             let target = dest.join(&entry.name);

@@ -83,8 +83,9 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
         let handle = fs::File::open(&path).map_err(|e| archive_format::Error::io(&path, e))?;
         Ok((Box::new(handle), path))
     };
+    let syncing = SyncingWriter::new(temp).context("cannot start writing the archive")?;
     let outcome = pack(
-        BufWriter::with_capacity(1024 * 1024, temp),
+        BufWriter::with_capacity(128 * 1024, syncing),
         &tables,
         &mut open,
         &options,
@@ -94,8 +95,12 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
         },
     )?;
     bar.finish_and_clear();
-    let temp = outcome.output.into_inner().map_err(|e| e.into_error())?;
-    temp.as_file().sync_all().context("cannot flush the archive to disk")?;
+    let temp = outcome
+        .output
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .finish()
+        .context("cannot flush the archive to disk")?;
     let persisted = if args.force { temp.persist(dest) } else { temp.persist_noclobber(dest) };
     persisted.map_err(|e| e.error).with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
     let manifest = &outcome.manifest;
@@ -191,4 +196,78 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Writes the archive and flushes it to disk as it goes: every [`SYNC_EVERY`] bytes a
+/// background thread calls `fdatasync`, so the final `fsync` before the rename (which
+/// makes the archive durable before it appears at DEST) has little left to do and disk
+/// writeback overlaps with reading the sources.
+struct SyncingWriter {
+    file: tempfile::NamedTempFile,
+    since_sync: u64,
+    /// Dropping the sender ends the worker after its current sync.
+    requests: Option<std::sync::mpsc::SyncSender<()>>,
+    worker: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+const SYNC_EVERY: u64 = 64 * 1024 * 1024;
+
+impl SyncingWriter {
+    fn new(file: tempfile::NamedTempFile) -> std::io::Result<Self> {
+        let handle = file.as_file().try_clone()?;
+        // Capacity 1: at most one sync queued behind the running one; extra requests are dropped.
+        let (requests, receive) = std::sync::mpsc::sync_channel::<()>(1);
+        let worker = std::thread::spawn(move || {
+            while receive.recv().is_ok() {
+                handle.sync_data()?;
+            }
+            Ok(())
+        });
+        Ok(SyncingWriter {
+            file,
+            since_sync: 0,
+            requests: Some(requests),
+            worker: Some(worker),
+        })
+    }
+
+    /// Stops the background syncs and makes the whole file durable.
+    fn finish(mut self) -> std::io::Result<tempfile::NamedTempFile> {
+        self.stop()?;
+        self.file.as_file().sync_all()?;
+        Ok(self.file)
+    }
+
+    fn stop(&mut self) -> std::io::Result<()> {
+        self.requests = None;
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("background sync thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Write for SyncingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since_sync += n as u64;
+        if self.since_sync >= SYNC_EVERY {
+            self.since_sync = 0;
+            if let Some(requests) = &self.requests {
+                let _ = requests.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl std::io::Seek for SyncingWriter {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
 }

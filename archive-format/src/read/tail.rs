@@ -96,14 +96,7 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
         }
         None => None,
     };
-    let Some(locator) = locator else {
-        if needs_zip64 {
-            return Err(Error::invalid(
-                "end of central directory",
-                eocd_offset,
-                "fields hold zip64 placeholders but there is no zip64 end of central directory locator",
-            ));
-        }
+    let plain = |eocd: EndOfCentralDirectory| {
         if eocd.entries != eocd.entries_on_disk {
             return Err(Error::invalid(
                 "end of central directory",
@@ -111,7 +104,7 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
                 format!("{} entries on this disk but {} in total", eocd.entries_on_disk, eocd.entries),
             ));
         }
-        return finish(EndRecords {
+        finish(EndRecords {
             file_len,
             central_directory_offset: u64::from(eocd.central_directory_offset),
             central_directory_size: u64::from(eocd.central_directory_size),
@@ -120,8 +113,42 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
             zip64: false,
             comment: eocd.comment,
             index,
-        });
+        })
     };
+    let Some(locator) = locator else {
+        if needs_zip64 {
+            return Err(Error::invalid(
+                "end of central directory",
+                eocd_offset,
+                "fields hold zip64 placeholders but there is no zip64 end of central directory locator",
+            ));
+        }
+        return plain(eocd);
+    };
+    match zip64_end(file_len, tail_offset, tail, extra, &eocd, eocd_offset, locator) {
+        Ok(outcome) => Ok(outcome),
+        // The EOCD holds real values, so ZIP64 records are optional. The 20 bytes before
+        // it may then be the end of the last central directory header (a name, extra
+        // field or comment that happens to hold `PK\x06\x07`) rather than a locator.
+        // Only one reading can be consistent (the central directory ends either at the
+        // ZIP64 record or at the EOCD), so take the plain one when it is, and report the
+        // ZIP64 problem when it is not.
+        Err(zip64_error) if !needs_zip64 => plain(eocd).map_err(|_| zip64_error),
+        Err(zip64_error) => Err(zip64_error),
+    }
+}
+
+/// The ZIP64 reading of the end records: the locator right before the EOCD points at the
+/// ZIP64 end of central directory record, whose values win over the EOCD's placeholders.
+fn zip64_end(
+    file_len: u64,
+    tail_offset: u64,
+    tail: &[u8],
+    extra: Option<(u64, &[u8])>,
+    eocd: &EndOfCentralDirectory,
+    eocd_offset: u64,
+    locator: Zip64Locator,
+) -> Result<TailOutcome> {
     let locator_offset = eocd_offset - zip64::LOCATOR_LEN as u64;
     if locator.record_disk != 0 || locator.total_disks > 1 {
         return Err(Error::MultiDisk {
@@ -190,8 +217,8 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
         entries: record.entries,
         end_records_offset: record_offset,
         zip64: true,
-        comment: eocd.comment,
-        index,
+        comment: eocd.comment.clone(),
+        index: IndexPointer::from_comment(&eocd.comment),
     })
 }
 
