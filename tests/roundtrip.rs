@@ -2,6 +2,8 @@
 //! (driven through `range_reader`) gives back every file byte for byte, with its name,
 //! mtime and mode, and the embedded manifest agrees with the central directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! Exit codes and usage errors of the real binary. (Having an integration test here also
 //! makes `cargo test --workspace` build `lakezip` for the end-to-end tests in `tests/`.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 fn lakezip(args: &[&str]) -> std::process::Output {

@@ -3,7 +3,7 @@
 //!
 //! A missing tool is a test failure with a message saying how to install it, never a
 //! silent skip: `scripts/setup` (run by `scripts/test` and `.ci/run`) installs them all.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

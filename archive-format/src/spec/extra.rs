@@ -49,10 +49,10 @@ impl ExtraFields {
                 ZIP64_ID => fields.zip64 = Some(data.to_vec()),
                 EXTENDED_TIMESTAMP_ID => {
                     let mut c = Cursor::new(data);
-                    if let (Some(flags), Some(mtime)) = (c.u8(), c.u32()) {
-                        if flags & 1 == 1 {
-                            fields.mtime = Some(i64::from(mtime as i32));
-                        }
+                    if let (Some(flags), Some(mtime)) = (c.u8(), c.u32())
+                        && flags & 1 == 1
+                    {
+                        fields.mtime = Some(i64::from(mtime as i32));
                     }
                 }
                 UNICODE_PATH_ID => {

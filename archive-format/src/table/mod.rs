@@ -49,10 +49,11 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
     let mut roots: BTreeMap<String, TableFormat> = BTreeMap::new();
     for file in &files {
         let path = file.path.as_str();
-        if let Some((root, rest)) = split_at_component(path, "metadata") {
-            if !rest.contains('/') && is_iceberg_metadata(rest) {
-                roots.entry(root.to_owned()).or_insert(TableFormat::Iceberg);
-            }
+        if let Some((root, rest)) = split_at_component(path, "metadata")
+            && !rest.contains('/')
+            && is_iceberg_metadata(rest)
+        {
+            roots.entry(root.to_owned()).or_insert(TableFormat::Iceberg);
         }
         if let Some((root, _)) = split_at_component(path, "_delta_log") {
             roots.entry(root.to_owned()).or_insert(TableFormat::Delta);

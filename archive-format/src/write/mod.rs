@@ -11,7 +11,7 @@ mod pack;
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-pub use pack::{pack, PackOptions, PackOutcome, PackProgress};
+pub use pack::{pack, OpenSource, PackOptions, PackOutcome, PackProgress};
 
 use crate::spec::central::CentralDirectoryHeader;
 use crate::spec::eocd::EndOfCentralDirectory;

@@ -30,6 +30,9 @@ pub struct PackOptions {
     pub tool: String,
 }
 
+/// Opens a source file: returns a reader and the path to name in errors.
+pub type OpenSource<'a> = dyn FnMut(&SourceFile) -> Result<(Box<dyn Read>, PathBuf)> + 'a;
+
 /// Callbacks for progress reporting.
 pub struct PackProgress<'a> {
     /// Called with the number of member bytes just written.
@@ -61,7 +64,7 @@ pub struct PackOutcome<W> {
 pub fn pack<W: Write + Seek>(
     out: W,
     tables: &[TablePlan],
-    open: &mut dyn FnMut(&SourceFile) -> Result<(Box<dyn Read>, PathBuf)>,
+    open: &mut OpenSource<'_>,
     options: &PackOptions,
     progress: PackProgress<'_>,
 ) -> Result<PackOutcome<W>> {
