@@ -246,15 +246,15 @@ fn finish(end: EndRecords) -> Result<TailOutcome> {
             ),
         ));
     }
-    if let Some(index) = &end.index {
-        if index.offset.checked_add(index.length).is_none_or(|e| e > end.central_directory_offset) {
-            return Err(Error::Manifest {
-                reason: format!(
-                    "index pointer {}+{} in the archive comment lies outside the member area",
-                    index.offset, index.length
-                ),
-            });
-        }
+    if let Some(index) = &end.index
+        && index.offset.checked_add(index.length).is_none_or(|e| e > end.central_directory_offset)
+    {
+        return Err(Error::Manifest {
+            reason: format!(
+                "index pointer {}+{} in the archive comment lies outside the member area",
+                index.offset, index.length
+            ),
+        });
     }
     Ok(TailOutcome::Complete(end))
 }

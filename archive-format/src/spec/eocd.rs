@@ -45,10 +45,12 @@ impl EndOfCentralDirectory {
         loop {
             if super::u32_at(tail, at) == Some(SIGNATURE) {
                 let record = Self::parse(&tail[at..], tail_offset + at as u64)?;
-                if at + FIXED_LEN + record.comment.len() == tail.len() {
+                // Compare the *declared* comment length: `parse` keeps only the bytes present.
+                let declared = usize::from(u16::from_le_bytes([tail[at + 20], tail[at + 21]]));
+                if at + FIXED_LEN + declared == tail.len() {
                     return Ok(Some((record, tail_offset + at as u64)));
                 }
-                fallback.get_or_insert((at, record));
+                fallback.get_or_insert((at, declared));
             }
             if at == 0 {
                 break;
@@ -57,12 +59,11 @@ impl EndOfCentralDirectory {
         }
         match fallback {
             // A record whose comment length disagrees with the bytes that follow it.
-            Some((at, record)) => Err(Error::invalid(
+            Some((at, declared)) => Err(Error::invalid(
                 "end of central directory",
                 tail_offset + at as u64,
                 format!(
-                    "comment length {} does not reach the end of the file ({} bytes follow the record)",
-                    record.comment.len(),
+                    "comment length {declared} does not match the end of the file ({} bytes follow the record)",
                     tail.len() - at - FIXED_LEN
                 ),
             )),
