@@ -45,7 +45,9 @@ fn path_str(path: &Path) -> &str {
 
 /// Runs a command and returns its raw stdout, asserting success.
 fn run_bytes(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstderr: {}",
@@ -64,24 +66,40 @@ fn utf8(cmd: &mut Command) -> &mut Command {
 fn unzip_test(archive: &Path) {
     require_tool("unzip", "unzip");
     let out = run_ok(utf8(Command::new("unzip").arg("-tq").arg(archive)));
-    assert!(out.contains("No errors detected"), "unzip -t {}: {out}", archive.display());
+    assert!(
+        out.contains("No errors detected"),
+        "unzip -t {}: {out}",
+        archive.display()
+    );
 }
 
 /// `7z t`: 7-Zip's own ZIP reader, CRC-32 of every member.
 fn sevenzip_test(archive: &Path, entries: usize) {
     require_tool("7z", "p7zip-full");
     let out = run_ok(utf8(Command::new("7z").arg("t").arg(archive)));
-    assert!(out.contains("Everything is Ok"), "7z t {}: {out}", archive.display());
+    assert!(
+        out.contains("Everything is Ok"),
+        "7z t {}: {out}",
+        archive.display()
+    );
     // 7z prints "Files: N" for more than one file (and nothing for exactly one).
     if entries > 1 {
-        assert!(out.contains(&format!("Files: {entries}")), "7z t {} should count {entries} files: {out}", archive.display());
+        assert!(
+            out.contains(&format!("Files: {entries}")),
+            "7z t {} should count {entries} files: {out}",
+            archive.display()
+        );
     }
 }
 
 /// `python3 -m zipfile -t`: exits 0 even when a member is corrupt, so read its output.
 fn python_test(archive: &Path) {
     require_tool("python3", "python3");
-    let out = run_ok(Command::new("python3").args(["-m", "zipfile", "-t"]).arg(archive));
+    let out = run_ok(
+        Command::new("python3")
+            .args(["-m", "zipfile", "-t"])
+            .arg(archive),
+    );
     assert!(
         out.contains("Done testing") && !out.contains("corrupted"),
         "python3 -m zipfile -t {}: {out}",
@@ -95,7 +113,12 @@ fn java_test(archive: &Path, entries: usize) {
     require_tool("java", "openjdk-17-jdk-headless");
     let check = root().join("tests/java/ZipCheck.java");
     let out = run_ok(Command::new("java").arg(&check).arg(archive));
-    assert_eq!(out.trim(), format!("ok {entries} entries"), "java ZipCheck {}", archive.display());
+    assert_eq!(
+        out.trim(),
+        format!("ok {entries} entries"),
+        "java ZipCheck {}",
+        archive.display()
+    );
 }
 
 /// `bsdtar -xOf`: libarchive prints every member to stdout; the result must be every
@@ -103,8 +126,17 @@ fn java_test(archive: &Path, entries: usize) {
 fn bsdtar_test(archive: &Path, expected: &[u8]) {
     require_tool("bsdtar", "libarchive-tools");
     let out = run_bytes(utf8(Command::new("bsdtar").arg("-xOf").arg(archive)));
-    assert_eq!(out.len(), expected.len(), "bsdtar -xOf {}: total bytes", archive.display());
-    assert!(out == expected, "bsdtar -xOf {}: content differs from the members in archive order", archive.display());
+    assert_eq!(
+        out.len(),
+        expected.len(),
+        "bsdtar -xOf {}: total bytes",
+        archive.display()
+    );
+    assert!(
+        out == expected,
+        "bsdtar -xOf {}: content differs from the members in archive order",
+        archive.display()
+    );
 }
 
 /// The bytes of every member of `archive` in archive order: source files from `src`,
@@ -115,9 +147,15 @@ fn members_in_order(archive: &Path, src: &Path, listed: &[Listed]) -> Vec<u8> {
         let bytes = if entry.path.starts_with(".lakezip/") {
             run_bytes(Command::new(lakezip_bin()).args(["cat", path_str(archive), &entry.path]))
         } else {
-            fs::read(src.join(&entry.path)).unwrap_or_else(|e| panic!("read source {}: {e}", entry.path))
+            fs::read(src.join(&entry.path))
+                .unwrap_or_else(|e| panic!("read source {}: {e}", entry.path))
         };
-        assert_eq!(bytes.len() as u64, entry.size, "{}: listed size", entry.path);
+        assert_eq!(
+            bytes.len() as u64,
+            entry.size,
+            "{}: listed size",
+            entry.path
+        );
         all.extend(bytes);
     }
     all
@@ -141,7 +179,11 @@ fn files_under(dir: &Path) -> BTreeMap<String, PathBuf> {
         for entry in fs::read_dir(dir).expect("read_dir") {
             let entry = entry.expect("dir entry");
             let name = entry.file_name().into_string().expect("UTF-8 file name");
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let relative = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
             let kind = entry.file_type().expect("file type");
             if kind.is_dir() {
                 walk(&entry.path(), &relative, out);
@@ -161,11 +203,20 @@ fn assert_same_files(src: &Path, extracted: &Path, tool: &str) {
     let want = files_under(src);
     let got = files_under(extracted);
     let got_sources: Vec<&String> = got.keys().filter(|k| !k.starts_with(".lakezip/")).collect();
-    assert_eq!(got_sources, want.keys().collect::<Vec<_>>(), "{tool}: extracted file names");
+    assert_eq!(
+        got_sources,
+        want.keys().collect::<Vec<_>>(),
+        "{tool}: extracted file names"
+    );
     for (name, path) in &want {
         let expected = fs::read(path).expect("read source");
         let actual = fs::read(&got[name]).expect("read extracted");
-        assert!(expected == actual, "{tool}: {name} differs after extraction ({} vs {} bytes)", expected.len(), actual.len());
+        assert!(
+            expected == actual,
+            "{tool}: {name} differs after extraction ({} vs {} bytes)",
+            expected.len(),
+            actual.len()
+        );
     }
 }
 
@@ -206,7 +257,8 @@ fn tricky_source(dir: &Path) {
     write(JAPANESE, &pattern(4096, 7));
     write(EMPTY, b"");
     write(EXECUTABLE, b"#!/bin/sh\necho lakezip\n");
-    fs::set_permissions(dir.join(EXECUTABLE), fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+    fs::set_permissions(dir.join(EXECUTABLE), fs::Permissions::from_mode(0o755))
+        .expect("chmod 0755");
     fs::set_permissions(dir.join(UMLAUT), fs::Permissions::from_mode(0o644)).expect("chmod 0644");
     write(STREAMED, &pattern(STREAMED_LEN, 42));
 }
@@ -219,7 +271,11 @@ fn warehouse_archive_passes_every_third_party_reader() {
     pack(&src, &archive);
     let listed = check_all_readers(&archive, &src);
     let sources = files_under(&src).len();
-    assert_eq!(listed.len(), sources + 2, "every source file plus manifest and index");
+    assert_eq!(
+        listed.len(),
+        sources + 2,
+        "every source file plus manifest and index"
+    );
 }
 
 #[test]
@@ -235,24 +291,43 @@ fn utf8_names_empty_executable_and_streamed_members_pass_every_third_party_reade
     assert_eq!(by_name[STREAMED].size, STREAMED_LEN as u64);
     assert_eq!(by_name[EMPTY].size, 0);
     assert_eq!(by_name[EXECUTABLE].mode.as_deref(), Some("0755"));
-    assert!(by_name.contains_key(UMLAUT) && by_name.contains_key(JAPANESE), "UTF-8 names: {by_name:?}");
+    assert!(
+        by_name.contains_key(UMLAUT) && by_name.contains_key(JAPANESE),
+        "UTF-8 names: {by_name:?}"
+    );
 
     // Info-ZIP: the zipinfo listing shows the UTF-8 names and the 0755 mode…
     let zipinfo = run_ok(utf8(Command::new("unzip").arg("-Z").arg(&archive)));
     for name in [UMLAUT, JAPANESE, EMPTY, STREAMED] {
-        assert!(zipinfo.contains(name), "unzip -Z should show {name:?}:\n{zipinfo}");
+        assert!(
+            zipinfo.contains(name),
+            "unzip -Z should show {name:?}:\n{zipinfo}"
+        );
     }
     let executable = zipinfo
         .lines()
         .find(|l| l.ends_with(EXECUTABLE))
         .unwrap_or_else(|| panic!("no {EXECUTABLE} in unzip -Z:\n{zipinfo}"));
-    assert!(executable.starts_with("-rwxr-xr-x"), "unzip -Z mode of {EXECUTABLE}: {executable}");
+    assert!(
+        executable.starts_with("-rwxr-xr-x"),
+        "unzip -Z mode of {EXECUTABLE}: {executable}"
+    );
 
     // …and its extraction reproduces every file, names and mode included.
     let by_unzip = tmp.path().join("unzip-out");
-    run_ok(utf8(Command::new("unzip").arg("-o").arg("-q").arg(&archive).arg("-d").arg(&by_unzip)));
+    run_ok(utf8(
+        Command::new("unzip")
+            .arg("-o")
+            .arg("-q")
+            .arg(&archive)
+            .arg("-d")
+            .arg(&by_unzip),
+    ));
     assert_same_files(&src, &by_unzip, "unzip");
-    let mode = fs::metadata(by_unzip.join(EXECUTABLE)).expect("extracted executable").permissions().mode();
+    let mode = fs::metadata(by_unzip.join(EXECUTABLE))
+        .expect("extracted executable")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755, "unzip keeps the executable bit");
 
     // Python: names decoded as UTF-8 (flag bit 11 set on exactly the non-ASCII names),
@@ -266,16 +341,40 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     z.extractall(sys.argv[2])
 print(json.dumps(infos))
 "#;
-    let out = run_ok(Command::new("python3").arg("-c").arg(script).arg(&archive).arg(&by_python));
+    let out = run_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&archive)
+            .arg(&by_python),
+    );
     let infos: Vec<serde_json::Value> = serde_json::from_str(out.trim()).expect("python JSON");
-    let names: Vec<&str> = infos.iter().map(|i| i["name"].as_str().expect("name")).collect();
-    assert_eq!(names, listed.iter().map(|l| l.path.as_str()).collect::<Vec<_>>(), "python names, in order");
+    let names: Vec<&str> = infos
+        .iter()
+        .map(|i| i["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        listed.iter().map(|l| l.path.as_str()).collect::<Vec<_>>(),
+        "python names, in order"
+    );
     for info in &infos {
         let name = info["name"].as_str().expect("name");
-        assert_eq!(info["utf8"].as_bool(), Some(!name.is_ascii()), "{name}: UTF-8 flag");
-        assert_eq!(info["size"].as_u64(), Some(by_name[name].size), "{name}: python size");
+        assert_eq!(
+            info["utf8"].as_bool(),
+            Some(!name.is_ascii()),
+            "{name}: UTF-8 flag"
+        );
+        assert_eq!(
+            info["size"].as_u64(),
+            Some(by_name[name].size),
+            "{name}: python size"
+        );
     }
-    let python_mode = infos.iter().find(|i| i["name"] == EXECUTABLE).expect("executable in python listing");
+    let python_mode = infos
+        .iter()
+        .find(|i| i["name"] == EXECUTABLE)
+        .expect("executable in python listing");
     assert_eq!(python_mode["mode"].as_u64(), Some(0o755));
     assert_same_files(&src, &by_python, "python zipfile");
 }
@@ -322,13 +421,23 @@ import sys, zipfile
 print(max(i.date_time for i in zipfile.ZipFile(sys.argv[1]).infolist()))
 "#;
     let newest = run_ok(Command::new("python3").arg("-c").arg(python).arg(&first));
-    assert_eq!(newest.trim(), "(2023, 11, 14, 22, 13, 20)", "newest DOS time is 1700000000 (UTC)");
+    assert_eq!(
+        newest.trim(),
+        "(2023, 11, 14, 22, 13, 20)",
+        "newest DOS time is 1700000000 (UTC)"
+    );
 
     // Without SOURCE_DATE_EPOCH every pack gets a fresh archive id.
     let third = pack_with_epoch(&src, &tmp.path().join("third.zip"), None);
     let fourth = pack_with_epoch(&src, &tmp.path().join("fourth.zip"), None);
     let (third_id, fourth_id) = (third["archive_id"].as_str(), fourth["archive_id"].as_str());
-    assert!(third_id.is_some() && fourth_id.is_some(), "archive ids: {third} {fourth}");
-    assert_ne!(third_id, fourth_id, "archives packed without SOURCE_DATE_EPOCH share an id");
+    assert!(
+        third_id.is_some() && fourth_id.is_some(),
+        "archive ids: {third} {fourth}"
+    );
+    assert_ne!(
+        third_id, fourth_id,
+        "archives packed without SOURCE_DATE_EPOCH share an id"
+    );
     assert_ne!(third_id, first_summary["archive_id"].as_str());
 }
