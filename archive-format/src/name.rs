@@ -23,10 +23,10 @@ const CP437_HIGH: [char; 128] = [
 /// valid UTF-8; without it, valid UTF-8 is taken as is (many tools write UTF-8 without
 /// setting the flag); anything else is CP437.
 pub fn decode(raw: &[u8], utf8_flag: bool, unicode_path: Option<&(u32, String)>) -> Result<String> {
-    if let Some((crc, name)) = unicode_path {
-        if *crc == crc32fast::hash(raw) {
-            return Ok(name.clone());
-        }
+    if let Some((crc, name)) = unicode_path
+        && *crc == crc32fast::hash(raw)
+    {
+        return Ok(name.clone());
     }
     if utf8_flag {
         return String::from_utf8(raw.to_vec()).map_err(|_| Error::UnsafeName {
@@ -97,8 +97,18 @@ mod tests {
             assert!(check_safe(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a\\b", "C:x", "c:/x", "a//b", "./a", "a\0b",
-            "..", "a/..",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a\\b",
+            "C:x",
+            "c:/x",
+            "a//b",
+            "./a",
+            "a\0b",
+            "..",
+            "a/..",
         ] {
             assert!(check_safe(bad).is_err(), "{bad:?}");
         }
