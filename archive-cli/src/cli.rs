@@ -12,6 +12,15 @@ pub struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Report requests made and bytes read per source (stderr, or a `stats` record with --json).
+    #[arg(long, global = true)]
+    pub stats: bool,
+    /// Endpoint of an S3-compatible store for s3:// URLs (default: $AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Parallel range requests when reading remote archives.
+    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -70,7 +79,7 @@ pub struct PackArgs {
 /// `lakezip ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// The archive.
+    /// The archive: a path, s3://bucket/key or http(s)://… URL.
     pub archive: String,
     /// List tables instead of entries.
     #[arg(long)]
@@ -83,7 +92,7 @@ pub struct LsArgs {
 /// `lakezip extract`.
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// The archive.
+    /// The archive: a path, s3://bucket/key or http(s)://… URL.
     pub archive: String,
     /// Tables to extract (a table path or a folder holding tables); all when omitted.
     #[arg(value_name = "TABLE")]
@@ -94,9 +103,6 @@ pub struct ExtractArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
-    /// Report requests made and bytes read.
-    #[arg(long)]
-    pub stats: bool,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -105,7 +111,7 @@ pub struct ExtractArgs {
 /// `lakezip cat`.
 #[derive(Debug, Args)]
 pub struct CatArgs {
-    /// The archive.
+    /// The archive: a path, s3://bucket/key or http(s)://… URL.
     pub archive: String,
     /// The member's path in the archive.
     pub path: String,
@@ -114,7 +120,7 @@ pub struct CatArgs {
 /// `lakezip verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The archive.
+    /// The archive: a path, s3://bucket/key or http(s)://… URL.
     pub archive: String,
     /// Print JSON Lines instead of text.
     #[arg(long)]
@@ -124,7 +130,7 @@ pub struct VerifyArgs {
 /// `lakezip info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The archive.
+    /// The archive: a path, s3://bucket/key or http(s)://… URL.
     pub archive: String,
     /// Print JSON Lines instead of text.
     #[arg(long)]

@@ -60,7 +60,10 @@ pub fn print_error(error: &anyhow::Error, json: bool) {
             }
         });
     if json {
-        println!("{}", serde_json::json!({"type": "error", "message": message}));
+        println!(
+            "{}",
+            serde_json::json!({"type": "error", "message": message})
+        );
     }
     eprintln!("lakezip: error: {message}");
 }
@@ -71,9 +74,9 @@ pub fn bytes_bar(total: u64, quiet: bool, json: bool, message: &str) -> Progress
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(message.to_owned());

@@ -6,12 +6,20 @@
 use std::process::Command;
 
 fn lakezip(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lakezip")).args(args).output().expect("run lakezip")
+    Command::new(env!("CARGO_BIN_EXE_lakezip"))
+        .args(args)
+        .output()
+        .expect("run lakezip")
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["pack"][..], &["extract", "a.zip"], &["frobnicate"], &["ls", "a.zip", "--bogus"]] {
+    for args in [
+        &["pack"][..],
+        &["extract", "a.zip"],
+        &["frobnicate"],
+        &["ls", "a.zip", "--bogus"],
+    ] {
         let out = lakezip(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }

@@ -5,9 +5,10 @@
 use std::io::Read;
 use std::ops::Range;
 
-use archive_format::manifest::{Manifest, TableIndex, TableSummary, INDEX_NAME, MANIFEST_NAME};
+use archive_format::manifest::{INDEX_NAME, MANIFEST_NAME, Manifest, TableIndex, TableSummary};
 use archive_format::read::{
-    parse_central_directory, Directory, DirectoryReader, EndRecords, Entry, EntryKind, LocalRecord, Opened, TAIL_LEN,
+    Directory, DirectoryReader, EndRecords, Entry, EntryKind, LocalRecord, Opened, TAIL_LEN,
+    parse_central_directory,
 };
 use archive_format::spec::local::LocalFileHeader;
 use archive_format::spec::{METHOD_DEFLATE, METHOD_STORED};
@@ -22,7 +23,11 @@ pub fn drive(source: &dyn RangeSource, want_index: bool) -> Result<Opened> {
     let fmt = |e| Error::format(source.name(), e);
     let (offset, tail) = source.read_suffix(TAIL_LEN)?;
     let file_len = offset + tail.len() as u64;
-    let mut reader = if want_index { DirectoryReader::index(file_len) } else { DirectoryReader::full(file_len) };
+    let mut reader = if want_index {
+        DirectoryReader::index(file_len)
+    } else {
+        DirectoryReader::full(file_len)
+    };
     reader.fill(offset, &tail).map_err(fmt)?;
     while let Some(range) = reader.wants_read() {
         let bytes = source.read_range(range.clone())?;
@@ -66,7 +71,11 @@ pub fn open_tables(source: &dyn RangeSource) -> Result<TableView> {
 
 /// Reads one table's slice of the central directory and validates it against the table's
 /// data range from the index.
-pub fn table_entries(source: &dyn RangeSource, end: &EndRecords, table: &TableSummary) -> Result<Vec<Entry>> {
+pub fn table_entries(
+    source: &dyn RangeSource,
+    end: &EndRecords,
+    table: &TableSummary,
+) -> Result<Vec<Entry>> {
     let fmt = |e| Error::format(source.name(), e);
     let [start, stop] = table.central_directory_range;
     let range = end.central_directory_offset + start..end.central_directory_offset + stop;
@@ -116,7 +125,8 @@ fn locate(source: &dyn RangeSource, entry: &Entry) -> Result<Located> {
     let mut bytes = if span <= SMALL_RECORD {
         source.read_range(start..start + span)?
     } else {
-        let guess = archive_format::spec::local::FIXED_LEN as u64 + entry.raw_name_len + HEADER_SLACK;
+        let guess =
+            archive_format::spec::local::FIXED_LEN as u64 + entry.raw_name_len + HEADER_SLACK;
         source.read_range(start..start + guess.min(span))?
     };
     let needed = LocalFileHeader::total_len(&bytes).unwrap_or(0) as u64;
@@ -126,7 +136,8 @@ fn locate(source: &dyn RangeSource, entry: &Entry) -> Result<Located> {
     let record = LocalRecord::check(entry, &bytes).map_err(fmt)?;
     let data_start = (record.data_offset - start) as usize;
     let data_end = data_start as u64 + entry.compressed_size;
-    let data = (data_end <= bytes.len() as u64).then(|| bytes[data_start..data_end as usize].to_vec());
+    let data =
+        (data_end <= bytes.len() as u64).then(|| bytes[data_start..data_end as usize].to_vec());
     Ok(Located {
         data_offset: record.data_offset,
         data,
@@ -177,7 +188,11 @@ impl Read for RangeRead<'_> {
 /// Streams an entry's uncompressed content to `sink`, checking the local header, the
 /// size and the CRC-32. Stored and deflate members are supported. The sink sees bytes
 /// before the CRC is known: callers that must not keep bad data write to a temporary.
-pub fn stream_entry(source: &dyn RangeSource, entry: &Entry, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+pub fn stream_entry(
+    source: &dyn RangeSource,
+    entry: &Entry,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
     let fmt = |e| Error::format(source.name(), e);
     if entry.kind == EntryKind::Symlink {
         return Err(Error::Refused {
@@ -213,7 +228,11 @@ pub fn stream_entry(source: &dyn RangeSource, entry: &Entry, sink: &mut dyn FnMu
         Some(memory) => memory,
         None => source,
     };
-    let data = if in_memory.is_some() { 0..entry.compressed_size } else { data };
+    let data = if in_memory.is_some() {
+        0..entry.compressed_size
+    } else {
+        data
+    };
     if entry.method == METHOD_STORED {
         source.read_range_with(data, &mut take)?;
     } else {
@@ -277,7 +296,10 @@ pub fn read_entry(source: &dyn RangeSource, entry: &Entry) -> Result<Vec<u8>> {
 
 /// Checks that a whole archive's embedded manifest and index agree with its central
 /// directory. `None` when the archive has no lakezip metadata.
-pub fn check_lakezip_metadata(source: &dyn RangeSource, directory: &Directory) -> Result<Option<Manifest>> {
+pub fn check_lakezip_metadata(
+    source: &dyn RangeSource,
+    directory: &Directory,
+) -> Result<Option<Manifest>> {
     let fmt = |e| Error::format(source.name(), e);
     let manifest_reason = |reason: String| fmt(archive_format::Error::Manifest { reason });
     let pointer = directory.end().index;
@@ -290,8 +312,13 @@ pub fn check_lakezip_metadata(source: &dyn RangeSource, directory: &Directory) -
         return Ok(None);
     };
     let data_offset = locate_data(source, index_entry)?;
-    if data_offset != pointer.offset || index_entry.uncompressed_size != pointer.length || index_entry.crc32 != pointer.crc32 {
-        return Err(manifest_reason("the archive comment does not point at the table index member".into()));
+    if data_offset != pointer.offset
+        || index_entry.uncompressed_size != pointer.length
+        || index_entry.crc32 != pointer.crc32
+    {
+        return Err(manifest_reason(
+            "the archive comment does not point at the table index member".into(),
+        ));
     }
     let index_bytes = read_entry(source, index_entry)?;
     let index = TableIndex::parse(&index_bytes, &pointer, directory.end()).map_err(fmt)?;

@@ -39,6 +39,35 @@ pub enum Error {
         /// Source length.
         len: u64,
     },
+    /// A remote source answered with an error or broke the read contract.
+    #[error("{source_name}: {message}")]
+    Remote {
+        /// The URL (without query string) or `s3://bucket/key`.
+        source_name: String,
+        /// What happened.
+        message: String,
+    },
+    /// The object changed between reads (ETag or Last-Modified differ from the first
+    /// reply): reading on would mix two versions.
+    #[error(
+        "{source_name}: the object changed while it was being read ({detail}); rerun to read the new version"
+    )]
+    Changed {
+        /// The URL or `s3://bucket/key`.
+        source_name: String,
+        /// Old and new validator.
+        detail: String,
+    },
+    /// Transient failures outlasted the retry policy.
+    #[error("{source_name}: giving up after {attempts} attempts: {last}")]
+    GaveUp {
+        /// The URL or `s3://bucket/key`.
+        source_name: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
     /// Writing an extracted file failed.
     #[error("{path}: {error}")]
     Write {

@@ -7,19 +7,22 @@
 //!   the way is refused, so nothing lands outside the target directory;
 //! - compression methods other than stored and deflate are refused;
 //! - existing files are refused unless `force`;
-//! - each file is written to a temporary name in its final directory, its CRC-32 and
-//!   size verified, then renamed into place: a failure never leaves a partial file at a
-//!   final path.
+//! - each file is written to a temporary name in its final directory while the data phase
+//!   ([`crate::fetch`]) streams it; its CRC-32 and size are verified; only when every
+//!   member is complete are they renamed into place, in archive order (data before the
+//!   commit file). A failure leaves no file at a final path.
 
 use std::fs;
-use std::io::Write;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use archive_format::read::{Entry, EntryKind};
 use archive_format::spec::{METHOD_DEFLATE, METHOD_STORED};
+use tempfile::{NamedTempFile, TempPath};
 
-use crate::archive::stream_entry;
+use crate::fetch::{Destination, FetchOptions, fetch};
 use crate::source::RangeSource;
 use crate::{Error, Result};
 
@@ -28,6 +31,8 @@ use crate::{Error, Result};
 pub struct ExtractOptions {
     /// Overwrite existing files.
     pub force: bool,
+    /// How the data is read.
+    pub fetch: FetchOptions,
 }
 
 /// What an extraction did.
@@ -41,20 +46,19 @@ pub struct ExtractSummary {
     pub bytes: u64,
 }
 
-/// Extracts `entries` of `source` under `dest`, in the order given.
+/// Extracts `entries` of `source` under `dest`; files appear in the order given.
 /// `progress` is called with the number of bytes just written.
 pub fn extract(
     source: &dyn RangeSource,
     entries: &[&Entry],
     dest: &Path,
     options: ExtractOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ExtractSummary> {
-    let write_error = |path: &Path| {
-        let path = path.to_owned();
-        move |error| Error::Write { path, error }
-    };
-    fs::create_dir_all(dest).map_err(write_error(dest))?;
+    fs::create_dir_all(dest).map_err(|error| Error::Write {
+        path: dest.to_owned(),
+        error,
+    })?;
     for entry in entries {
         if entry.kind == EntryKind::Symlink {
             return Err(Error::Refused {
@@ -62,9 +66,10 @@ pub fn extract(
                 reason: "it is a symbolic link".into(),
             });
         }
-        // Refuse what cannot be decoded before the first file is written, so an archive
-        // with one bzip2 or lzma member does not leave half of its files behind.
-        if entry.kind == EntryKind::File && entry.method != METHOD_STORED && entry.method != METHOD_DEFLATE {
+        if entry.kind == EntryKind::File
+            && entry.method != METHOD_STORED
+            && entry.method != METHOD_DEFLATE
+        {
             return Err(Error::format(
                 source.name(),
                 archive_format::Error::UnsupportedCompression {
@@ -81,52 +86,45 @@ pub fn extract(
         }
     }
     let mut summary = ExtractSummary::default();
+    let mut targets = Vec::with_capacity(entries.len());
     for entry in entries {
         let components: Vec<&str> = entry.name.trim_end_matches('/').split('/').collect();
         let (file_name, parents) = match entry.kind {
             EntryKind::Directory => (None, &components[..]),
             _ => match components.split_last() {
                 Some((last, parents)) => (Some(*last), parents),
-                None => continue,
+                None => (None, &components[..0]),
             },
         };
         let directory = ensure_directory(dest, parents, &entry.name)?;
-        let Some(file_name) = file_name else {
+        if entry.kind == EntryKind::Directory {
             summary.directories += 1;
+        }
+        targets.push(file_name.map(|name| (directory.clone(), directory.join(name))));
+    }
+    let files = ToDirectory {
+        targets: &targets,
+        done: Mutex::new((0..entries.len()).map(|_| None).collect()),
+    };
+    fetch(source, entries, &files, &options.fetch, progress)?;
+    let done = files.done.into_inner().map_err(|_| Error::Remote {
+        source_name: source.name(),
+        message: "internal state lost after a worker failed".into(),
+    })?;
+    for ((entry, target), temp) in entries.iter().zip(&targets).zip(done) {
+        let (Some((_, target)), Some(temp)) = (target, temp) else {
             continue;
         };
-        let target = directory.join(file_name);
-        let mut temp = tempfile::Builder::new()
-            .prefix(".lakezip-partial-")
-            .tempfile_in(&directory)
-            .map_err(write_error(&directory))?;
-        {
-            let file = temp.as_file_mut();
-            let mut out = std::io::BufWriter::with_capacity(1024 * 1024, file);
-            stream_entry(source, entry, &mut |bytes| {
-                out.write_all(bytes).map_err(write_error(&target))?;
-                progress(bytes.len() as u64);
-                Ok(())
-            })?;
-            out.flush().map_err(write_error(&target))?;
-        }
-        let file = temp.as_file();
-        if let Some(mode) = entry.mode {
-            use std::os::unix::fs::PermissionsExt;
-            // Keep rwx bits only: setuid/setgid/sticky from an archive are not trusted.
-            file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
-                .map_err(write_error(&target))?;
-        }
-        let mtime = if entry.mtime >= 0 {
-            SystemTime::UNIX_EPOCH + Duration::from_secs(entry.mtime as u64)
+        let persisted = if options.force {
+            temp.persist(target)
         } else {
-            SystemTime::UNIX_EPOCH - Duration::from_secs(entry.mtime.unsigned_abs())
+            temp.persist_noclobber(target)
         };
-        file.set_modified(mtime).map_err(write_error(&target))?;
-        let persisted = if options.force { temp.persist(&target) } else { temp.persist_noclobber(&target) };
         persisted.map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Exists { path: target.clone() }
+                Error::Exists {
+                    path: target.clone(),
+                }
             } else {
                 Error::Write {
                     path: target.clone(),
@@ -138,6 +136,87 @@ pub fn extract(
         summary.bytes += entry.uncompressed_size;
     }
     Ok(summary)
+}
+
+/// Writes members to temporary files beside their targets.
+struct ToDirectory<'a> {
+    /// Per member: its directory and final path (`None` for directory entries).
+    targets: &'a [Option<(PathBuf, PathBuf)>],
+    /// Verified members, waiting to be renamed in order.
+    done: Mutex<Vec<Option<TempPath>>>,
+}
+
+impl ToDirectory<'_> {
+    fn target(&self, position: usize, entry: &Entry) -> Result<&(PathBuf, PathBuf)> {
+        self.targets
+            .get(position)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| Error::Refused {
+                name: entry.name.clone(),
+                reason: "not a file".into(),
+            })
+    }
+}
+
+impl Destination for ToDirectory<'_> {
+    type Output = (NamedTempFile, PathBuf);
+
+    fn create(&self, position: usize, entry: &Entry) -> Result<Self::Output> {
+        let (directory, target) = self.target(position, entry)?;
+        let temp = tempfile::Builder::new()
+            .prefix(".lakezip-partial-")
+            .tempfile_in(directory)
+            .map_err(|error| Error::Write {
+                path: directory.clone(),
+                error,
+            })?;
+        Ok((temp, target.clone()))
+    }
+
+    fn write_at(
+        &self,
+        _entry: &Entry,
+        output: &Self::Output,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<()> {
+        output
+            .0
+            .as_file()
+            .write_all_at(bytes, offset)
+            .map_err(|error| Error::Write {
+                path: output.1.clone(),
+                error,
+            })
+    }
+
+    fn complete(&self, position: usize, entry: &Entry, output: Self::Output) -> Result<()> {
+        let (temp, target) = output;
+        let write_error = |error| Error::Write {
+            path: target.clone(),
+            error,
+        };
+        let file = temp.as_file();
+        // Sizes are checked, but a member of zeros at the end still needs the length set.
+        file.set_len(entry.uncompressed_size).map_err(write_error)?;
+        if let Some(mode) = entry.mode {
+            // Keep rwx bits only: setuid/setgid/sticky from an archive are not trusted.
+            file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
+                .map_err(write_error)?;
+        }
+        let mtime = if entry.mtime >= 0 {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(entry.mtime as u64)
+        } else {
+            SystemTime::UNIX_EPOCH - Duration::from_secs(entry.mtime.unsigned_abs())
+        };
+        file.set_modified(mtime).map_err(write_error)?;
+        let mut done = self.done.lock().map_err(|_| Error::Refused {
+            name: entry.name.clone(),
+            reason: "internal state lost after a worker failed".into(),
+        })?;
+        done[position] = Some(temp.into_temp_path());
+        Ok(())
+    }
 }
 
 /// Creates `dest/parents…` one component at a time, refusing symlinks and non-directories
@@ -156,7 +235,10 @@ fn ensure_directory(dest: &Path, parents: &[&str], name: &str) -> Result<PathBuf
             Ok(_) => return Err(refuse("exists and is not a directory")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::create_dir(&path) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() && !path.is_symlink() => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AlreadyExists
+                        && path.is_dir()
+                        && !path.is_symlink() => {}
                 Err(error) => return Err(Error::Write { path, error }),
             },
             Err(error) => return Err(Error::Write { path, error }),

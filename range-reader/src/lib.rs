@@ -13,8 +13,14 @@ pub mod coalesce;
 pub mod counting;
 pub mod error;
 pub mod extract;
+pub mod fetch;
+pub mod http;
 pub mod local;
 pub mod memory;
+pub mod remote;
+pub mod retry;
+pub mod runtime;
+pub mod s3;
 pub mod source;
 
 pub use error::{Error, Result};

@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::source::{check_range, RangeSource};
+use crate::source::{RangeSource, check_range};
 use crate::{Error, Result};
 
 /// A local file opened for reading. Its length is taken at open time.
@@ -28,7 +28,9 @@ impl LocalFile {
         let file = File::open(&path).map_err(read_error)?;
         let metadata = file.metadata().map_err(read_error)?;
         if metadata.is_dir() {
-            return Err(read_error(std::io::Error::other("is a directory, not an archive")));
+            return Err(read_error(std::io::Error::other(
+                "is a directory, not an archive",
+            )));
         }
         Ok(LocalFile {
             len: metadata.len(),
@@ -50,10 +52,12 @@ impl RangeSource for LocalFile {
     fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
         check_range(&|| self.name(), &range, self.len)?;
         let mut buf = vec![0u8; (range.end - range.start) as usize];
-        self.file.read_exact_at(&mut buf, range.start).map_err(|error| Error::Read {
-            source_name: self.name(),
-            error,
-        })?;
+        self.file
+            .read_exact_at(&mut buf, range.start)
+            .map_err(|error| Error::Read {
+                source_name: self.name(),
+                error,
+            })?;
         Ok(buf)
     }
 }

@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use crate::source::{check_range, RangeSource};
 use crate::Result;
+use crate::source::{RangeSource, check_range};
 
 /// Bytes in memory.
 #[derive(Debug, Clone)]

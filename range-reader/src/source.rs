@@ -39,7 +39,11 @@ pub trait RangeSource: Debug + Send + Sync {
     }
 
     /// Streams `range` to `sink` in chunks, never holding more than one chunk.
-    fn read_range_with(&self, range: Range<u64>, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    fn read_range_with(
+        &self,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         let mut at = range.start;
         while at < range.end {
             let end = range.end.min(at + STREAM_CHUNK);
@@ -74,6 +78,36 @@ pub trait RangeSource: Debug + Send + Sync {
                 Ok(bytes[from..from + (r.end - r.start) as usize].to_vec())
             })
             .collect()
+    }
+}
+
+impl<S: RangeSource + ?Sized> RangeSource for Box<S> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn len(&self) -> Result<u64> {
+        (**self).len()
+    }
+
+    fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
+        (**self).read_range(range)
+    }
+
+    fn read_suffix(&self, n: u64) -> Result<(u64, Vec<u8>)> {
+        (**self).read_suffix(n)
+    }
+
+    fn read_range_with(
+        &self,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        (**self).read_range_with(range, sink)
+    }
+
+    fn read_ranges(&self, ranges: &[Range<u64>], max_gap: u64) -> Result<Vec<Vec<u8>>> {
+        (**self).read_ranges(ranges, max_gap)
     }
 }
 

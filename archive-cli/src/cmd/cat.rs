@@ -6,27 +6,31 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use archive_format::read::Entry;
-use range_reader::archive::{open_directory, open_tables, stream_entry, table_entries, TableView};
 use range_reader::RangeSource;
+use range_reader::archive::{TableView, open_directory, open_tables, stream_entry, table_entries};
 
 use crate::cli::CatArgs;
 use crate::cmd::table_holds;
-use crate::source;
+use crate::source::{self, Context};
 
-pub fn run(args: CatArgs) -> Result<ExitCode> {
-    let source = source::open(&args.archive)?;
+pub fn run(args: CatArgs, context: &Context) -> Result<ExitCode> {
+    let source = source::open(&args.archive, context)?;
     let entry = find(&source, &args.path)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1024 * 1024, stdout.lock());
     stream_entry(&source, &entry, &mut |bytes| {
-        out.write_all(bytes).map_err(|error| range_reader::Error::Write {
-            path: "<stdout>".into(),
-            error,
-        })
+        out.write_all(bytes)
+            .map_err(|error| range_reader::Error::Write {
+                path: "<stdout>".into(),
+                error,
+            })
     })?;
     out.flush()?;
+    drop(out);
+    // Statistics go to stderr only: stdout is the member's bytes.
+    source::report(&source, context, &mut crate::output::Output::new(false))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -50,6 +54,9 @@ fn find(source: &dyn RangeSource, path: &str) -> Result<Entry> {
     match found {
         Some(entry) if entry.is_file() => Ok(entry),
         Some(_) => bail!("{}: {path:?} is not a regular file", source.name()),
-        None => bail!("{}: no member {path:?} in the archive (see `lakezip ls`)", source.name()),
+        None => bail!(
+            "{}: no member {path:?} in the archive (see `lakezip ls`)",
+            source.name()
+        ),
     }
 }

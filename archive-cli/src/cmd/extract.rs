@@ -5,19 +5,19 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
-use archive_format::read::{is_lakezip_member, Entry};
-use range_reader::archive::{open_directory, open_tables, table_entries, TableView};
-use range_reader::extract::{extract, ExtractOptions};
+use anyhow::{Result, bail};
+use archive_format::read::{Entry, is_lakezip_member};
 use range_reader::RangeSource;
+use range_reader::archive::{TableView, open_directory, open_tables, table_entries};
+use range_reader::extract::{ExtractOptions, extract};
 
 use crate::cli::ExtractArgs;
 use crate::cmd::{selects, table_holds};
-use crate::output::{bytes_bar, human_bytes, Output};
-use crate::source;
+use crate::output::{Output, bytes_bar, human_bytes};
+use crate::source::{self, Context};
 
-pub fn run(args: ExtractArgs, quiet: bool) -> Result<ExitCode> {
-    let source = source::open(&args.archive)?;
+pub fn run(args: ExtractArgs, context: &Context) -> Result<ExitCode> {
+    let source = source::open(&args.archive, context)?;
     let mut out = Output::new(args.json);
     let entries: Vec<Entry> = if args.tables.is_empty() {
         open_directory(&source)?
@@ -31,7 +31,8 @@ pub fn run(args: ExtractArgs, quiet: bool) -> Result<ExitCode> {
                 let mut entries = Vec::new();
                 for wanted in &args.tables {
                     if !index.tables.iter().any(|t| selects(wanted, &t.path)) {
-                        let known: Vec<&str> = index.tables.iter().map(|t| t.path.as_str()).collect();
+                        let known: Vec<&str> =
+                            index.tables.iter().map(|t| t.path.as_str()).collect();
                         bail!(
                             "{}: no table {wanted:?} in the archive (tables: {})",
                             source.name(),
@@ -39,7 +40,11 @@ pub fn run(args: ExtractArgs, quiet: bool) -> Result<ExitCode> {
                         );
                     }
                 }
-                for table in index.tables.iter().filter(|t| args.tables.iter().any(|w| selects(w, &t.path))) {
+                for table in index
+                    .tables
+                    .iter()
+                    .filter(|t| args.tables.iter().any(|w| selects(w, &t.path)))
+                {
                     entries.extend(table_entries(&source, &end, table)?);
                 }
                 entries
@@ -48,24 +53,35 @@ pub fn run(args: ExtractArgs, quiet: bool) -> Result<ExitCode> {
                 let entries: Vec<Entry> = directory
                     .into_entries()
                     .into_iter()
-                    .filter(|e| args.tables.iter().any(|w| table_holds(w.trim_end_matches('/'), &e.name)))
+                    .filter(|e| {
+                        args.tables
+                            .iter()
+                            .any(|w| table_holds(w.trim_end_matches('/'), &e.name))
+                    })
                     .collect();
                 if entries.is_empty() {
-                    bail!("{}: no table {:?} in the archive", source.name(), args.tables.join(", "));
+                    bail!(
+                        "{}: no table {:?} in the archive",
+                        source.name(),
+                        args.tables.join(", ")
+                    );
                 }
                 entries
             }
         }
     };
     let total: u64 = entries.iter().map(|e| e.uncompressed_size).sum();
-    let bar = bytes_bar(total, quiet, args.json, "extracting");
+    let bar = bytes_bar(total, context.quiet, args.json, "extracting");
     let selected: Vec<&Entry> = entries.iter().collect();
     let summary = extract(
         &source,
         &selected,
         &args.directory,
-        ExtractOptions { force: args.force },
-        &mut |n| bar.inc(n),
+        ExtractOptions {
+            force: args.force,
+            fetch: context.fetch_options(),
+        },
+        &|n| bar.inc(n),
     )?;
     bar.finish_and_clear();
     let stats = source.stats();
@@ -87,11 +103,7 @@ pub fn run(args: ExtractArgs, quiet: bool) -> Result<ExitCode> {
             )
         },
     )?;
-    if args.stats && !out.is_json() {
-        out.emit(serde_json::Value::Null, || {
-            format!("{}: {} requests, {} bytes read", source.name(), stats.requests, stats.bytes)
-        })?;
-    }
+    source::report(&source, context, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,16 +4,16 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use range_reader::archive::{open_tables, read_manifest, TableView};
 use range_reader::RangeSource;
+use range_reader::archive::{TableView, open_tables, read_manifest};
 
 use crate::cli::InfoArgs;
 use crate::cmd::{table_line, table_record};
-use crate::output::{human_bytes, Output};
-use crate::source;
+use crate::output::{Output, human_bytes};
+use crate::source::{self, Context};
 
-pub fn run(args: InfoArgs) -> Result<ExitCode> {
-    let source = source::open(&args.archive)?;
+pub fn run(args: InfoArgs, context: &Context) -> Result<ExitCode> {
+    let source = source::open(&args.archive, context)?;
     let mut out = Output::new(args.json);
     match open_tables(&source)? {
         TableView::Indexed(end, index) => {
@@ -56,7 +56,9 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                 },
             )?;
             for table in &manifest.tables {
-                out.emit(table_record(&table.summary), || format!("  {}", table_line(&table.summary)))?;
+                out.emit(table_record(&table.summary), || {
+                    format!("  {}", table_line(&table.summary))
+                })?;
             }
         }
         TableView::Directory(directory) => {
@@ -81,6 +83,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             )?;
         }
     }
+    source::report(&source, context, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

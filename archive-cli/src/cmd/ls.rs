@@ -8,15 +8,15 @@ use archive_format::manifest::TableSummary;
 use archive_format::read::{Entry, EntryKind};
 use archive_format::spec::time::rfc3339;
 use archive_format::table::{self, SourceFile};
-use range_reader::archive::{open_directory, open_tables, TableView};
+use range_reader::archive::{TableView, open_directory, open_tables};
 
 use crate::cli::LsArgs;
 use crate::cmd::{table_line, table_record};
 use crate::output::Output;
-use crate::source;
+use crate::source::{self, Context};
 
-pub fn run(args: LsArgs) -> Result<ExitCode> {
-    let source = source::open(&args.archive)?;
+pub fn run(args: LsArgs, context: &Context) -> Result<ExitCode> {
+    let source = source::open(&args.archive, context)?;
     let mut out = Output::new(args.json);
     if args.tables {
         let tables = match open_tables(&source)? {
@@ -32,6 +32,7 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
             out.emit(entry_record(entry), || entry_line(entry))?;
         }
     }
+    source::report(&source, context, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,20 +11,21 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use archive_format::manifest::TableSummary;
-use archive_format::table::{is_under, ROOT_GROUP};
+use archive_format::table::{ROOT_GROUP, is_under};
 
 use crate::cli::{Cli, Command};
+use crate::source::Context;
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let quiet = cli.quiet;
+    let context = Context::from_cli(&cli);
     match cli.command {
-        Command::Pack(args) => pack::run(args, quiet),
-        Command::Ls(args) => ls::run(args),
-        Command::Extract(args) => extract::run(args, quiet),
-        Command::Cat(args) => cat::run(args),
-        Command::Verify(args) => verify::run(args, quiet),
-        Command::Info(args) => info::run(args),
+        Command::Pack(args) => pack::run(args, context.quiet),
+        Command::Ls(args) => ls::run(args, &context),
+        Command::Extract(args) => extract::run(args, &context),
+        Command::Cat(args) => cat::run(args, &context),
+        Command::Verify(args) => verify::run(args, &context),
+        Command::Info(args) => info::run(args, &context),
     }
 }
 
@@ -63,7 +64,11 @@ pub fn table_record(table: &TableSummary) -> serde_json::Value {
 
 /// The text line for a table summary.
 pub fn table_line(table: &TableSummary) -> String {
-    let snapshot = table.snapshot.as_deref().map(|s| format!("  snapshot {s}")).unwrap_or_default();
+    let snapshot = table
+        .snapshot
+        .as_deref()
+        .map(|s| format!("  snapshot {s}"))
+        .unwrap_or_default();
     format!(
         "{:<40} {:<8} {:>6} files {:>12}{snapshot}",
         table.path,

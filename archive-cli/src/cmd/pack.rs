@@ -8,24 +8,31 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use archive_format::manifest::TableFormat;
 use archive_format::table::{self, SourceFile, TablePlan};
-use archive_format::write::{pack, PackOptions, PackProgress};
+use archive_format::write::{PackOptions, PackProgress, pack};
 
 use crate::cli::PackArgs;
 use crate::cmd::{selects, table_line, table_record};
-use crate::output::{bytes_bar, human_bytes, Output};
+use crate::output::{Output, bytes_bar, human_bytes};
 
 pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
     let mut out = Output::new(args.json);
     if !args.force && fs::symlink_metadata(&args.output).is_ok() {
-        bail!("{} already exists; pass --force to overwrite it", args.output.display());
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            args.output.display()
+        );
     }
     let src = &args.src;
-    let meta = fs::metadata(src).with_context(|| format!("cannot read source {}", src.display()))?;
+    let meta =
+        fs::metadata(src).with_context(|| format!("cannot read source {}", src.display()))?;
     if !meta.is_dir() {
-        bail!("{} is not a directory; pack takes a warehouse, a table or any folder", src.display());
+        bail!(
+            "{} is not a directory; pack takes a warehouse, a table or any folder",
+            src.display()
+        );
     }
     let mut files = Vec::new();
     walk(src, "", &mut files)?;
@@ -43,8 +50,10 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
     for f in &mut files {
         f.file.path = format!("{prefix}{}", f.file.path);
     }
-    let disk_paths: HashMap<String, PathBuf> =
-        files.iter().map(|f| (f.file.path.clone(), f.disk.clone())).collect();
+    let disk_paths: HashMap<String, PathBuf> = files
+        .iter()
+        .map(|f| (f.file.path.clone(), f.disk.clone()))
+        .collect();
     let mut tables = table::plan(files.into_iter().map(|f| f.file).collect());
     if !args.tables.is_empty() {
         for wanted in &args.tables {
@@ -59,7 +68,12 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
     }
     let total: u64 = tables.iter().flat_map(|t| &t.files).map(|f| f.size).sum();
     let (created, deterministic) = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => (v.trim().parse::<i64>().context("SOURCE_DATE_EPOCH must be whole seconds since 1970")?, true),
+        Ok(v) => (
+            v.trim()
+                .parse::<i64>()
+                .context("SOURCE_DATE_EPOCH must be whole seconds since 1970")?,
+            true,
+        ),
         Err(_) => (now(), false),
     };
     let options = PackOptions {
@@ -79,7 +93,10 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
         .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     let bar = bytes_bar(total, quiet, args.json, "packing");
     let mut open = |file: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        let path = disk_paths.get(&file.path).cloned().unwrap_or_else(|| src.join(&file.path));
+        let path = disk_paths
+            .get(&file.path)
+            .cloned()
+            .unwrap_or_else(|| src.join(&file.path));
         let handle = fs::File::open(&path).map_err(|e| archive_format::Error::io(&path, e))?;
         Ok((Box::new(handle), path))
     };
@@ -101,8 +118,14 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
         .map_err(|e| e.into_error())?
         .finish()
         .context("cannot flush the archive to disk")?;
-    let persisted = if args.force { temp.persist(dest) } else { temp.persist_noclobber(dest) };
-    persisted.map_err(|e| e.error).with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
+    let persisted = if args.force {
+        temp.persist(dest)
+    } else {
+        temp.persist_noclobber(dest)
+    };
+    persisted
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
     let manifest = &outcome.manifest;
     let files: u64 = manifest.tables.iter().map(|t| t.summary.files).sum();
     for t in &manifest.tables {
@@ -149,10 +172,18 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
     for entry in names {
         let path = entry.path();
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            bail!("{}: file name is not valid UTF-8; zip names must be UTF-8", path.display());
+            bail!(
+                "{}: file name is not valid UTF-8; zip names must be UTF-8",
+                path.display()
+            );
         };
-        let child = if relative.is_empty() { name } else { format!("{relative}/{name}") };
-        let meta = fs::symlink_metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let child = if relative.is_empty() {
+            name
+        } else {
+            format!("{relative}/{name}")
+        };
+        let meta = fs::symlink_metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let kind = meta.file_type();
         if kind.is_dir() {
             walk(&path, &child, out)?;
@@ -167,9 +198,15 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
                 disk: path,
             });
         } else if kind.is_symlink() {
-            bail!("{} is a symbolic link; lakezip packs regular files only (copy the link's target instead)", path.display());
+            bail!(
+                "{} is a symbolic link; lakezip packs regular files only (copy the link's target instead)",
+                path.display()
+            );
         } else {
-            bail!("{} is not a regular file (device, socket or pipe); lakezip packs regular files only", path.display());
+            bail!(
+                "{} is not a regular file (device, socket or pipe); lakezip packs regular files only",
+                path.display()
+            );
         }
     }
     Ok(())
@@ -177,9 +214,22 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
 
 /// The snapshot id (Iceberg) or version (Delta) of a table, read from its files.
 fn snapshot_of(table: &TablePlan, disk_paths: &HashMap<String, PathBuf>) -> Option<String> {
-    let root = if table.path == table::ROOT_GROUP { String::new() } else { format!("{}/", table.path) };
-    let relative: Vec<&str> = table.files.iter().filter_map(|f| f.path.strip_prefix(&root)).collect();
-    let on_disk = |relative_name: &str| disk_paths.get(&format!("{root}{relative_name}")).cloned().unwrap_or_default();
+    let root = if table.path == table::ROOT_GROUP {
+        String::new()
+    } else {
+        format!("{}/", table.path)
+    };
+    let relative: Vec<&str> = table
+        .files
+        .iter()
+        .filter_map(|f| f.path.strip_prefix(&root))
+        .collect();
+    let on_disk = |relative_name: &str| {
+        disk_paths
+            .get(&format!("{root}{relative_name}"))
+            .cloned()
+            .unwrap_or_default()
+    };
     match table.format {
         TableFormat::Iceberg => {
             let hint = fs::read_to_string(on_disk("metadata/version-hint.text")).ok();

@@ -1,0 +1,605 @@
+//! The data phase: reading many members with few, large, parallel range requests.
+//!
+//! Members are taken in file order and grouped into *parts*:
+//! - a **run** is a stretch of consecutive members (gaps of at most `max_gap` bytes are
+//!   read through) fetched with one streamed GET and parsed as it arrives: each local
+//!   header is checked against its central entry, then its data is streamed to the
+//!   member's destination. A run is closed once it reaches `part_size` bytes.
+//! - a stored member larger than `part_size` is split into **slices** of `part_size`
+//!   fetched in parallel and written at their offsets; their CRC-32s are combined in
+//!   order. Its local header is read first with one small request.
+//!
+//! `concurrency` workers take parts in file order. No member is ever held in memory:
+//! chunks go straight to the destination. Every member's size and CRC-32 are checked
+//! before the destination is told it is complete; on the first error the other workers
+//! stop and the error is returned.
+
+use std::io::Write;
+use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use archive_format::read::{Entry, LocalRecord};
+use archive_format::spec::local::{FIXED_LEN, LocalFileHeader};
+use archive_format::spec::{METHOD_DEFLATE, METHOD_STORED};
+
+use crate::archive::locate_data;
+use crate::coalesce::DEFAULT_MAX_GAP;
+use crate::source::RangeSource;
+use crate::{Error, Result};
+
+/// How the data phase reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// Parallel requests.
+    pub concurrency: usize,
+    /// Target size of one request; larger stored members are split into slices this big.
+    pub part_size: u64,
+    /// Gaps up to this many bytes between wanted members are read through rather than
+    /// paying for another request.
+    pub max_gap: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            concurrency: 8,
+            part_size: 8 * 1024 * 1024,
+            max_gap: DEFAULT_MAX_GAP,
+        }
+    }
+}
+
+/// Where fetched members go.
+pub trait Destination: Sync {
+    /// One member's open output.
+    type Output: Send + Sync;
+
+    /// Prepares the output of the member at `position` in the caller's list (e.g. a
+    /// temporary file).
+    fn create(&self, position: usize, entry: &Entry) -> Result<Self::Output>;
+
+    /// Writes uncompressed bytes at `offset` within the member.
+    fn write_at(
+        &self,
+        entry: &Entry,
+        output: &Self::Output,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<()>;
+
+    /// The member is complete and its size and CRC-32 are verified.
+    fn complete(&self, position: usize, entry: &Entry, output: Self::Output) -> Result<()>;
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Run {
+        range: Range<u64>,
+        members: Vec<usize>,
+    },
+    Slice {
+        member: usize,
+        slice: usize,
+        range: Range<u64>,
+        offset: u64,
+    },
+}
+
+/// Upper bound of the bytes a member's local record occupies (header, data, descriptor).
+fn record_end(entry: &Entry) -> u64 {
+    let bound = entry
+        .local_header_offset
+        .saturating_add(FIXED_LEN as u64 + entry.raw_name_len + u64::from(u16::MAX) + 24)
+        .saturating_add(entry.compressed_size);
+    entry.span_limit.min(bound)
+}
+
+fn is_sliced(entry: &Entry, options: &FetchOptions) -> bool {
+    entry.method == METHOD_STORED && entry.compressed_size > options.part_size
+}
+
+/// Splits the members (`order` holds positions in file order) into parts.
+fn plan(
+    entries: &[&Entry],
+    order: &[usize],
+    data_offsets: &[Option<u64>],
+    options: &FetchOptions,
+) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut run: Option<(Range<u64>, Vec<usize>)> = None;
+    for &i in order {
+        let entry = entries[i];
+        if let Some(data_offset) = data_offsets[i] {
+            if let Some((range, members)) = run.take() {
+                parts.push(Part::Run { range, members });
+            }
+            let mut offset = 0;
+            let mut slice = 0;
+            while offset < entry.compressed_size {
+                let len = options.part_size.min(entry.compressed_size - offset);
+                parts.push(Part::Slice {
+                    member: i,
+                    slice,
+                    range: data_offset + offset..data_offset + offset + len,
+                    offset,
+                });
+                offset += len;
+                slice += 1;
+            }
+            continue;
+        }
+        let span = entry.local_header_offset..record_end(entry);
+        match &mut run {
+            Some((range, members))
+                if span.start <= range.end.saturating_add(options.max_gap)
+                    && range.end - range.start < options.part_size =>
+            {
+                range.end = range.end.max(span.end);
+                members.push(i);
+            }
+            _ => {
+                if let Some((range, members)) = run.take() {
+                    parts.push(Part::Run { range, members });
+                }
+                run = Some((span, vec![i]));
+            }
+        }
+    }
+    if let Some((range, members)) = run {
+        parts.push(Part::Run { range, members });
+    }
+    parts
+}
+
+/// Fetches `entries` into `destination`; `progress` gets the member bytes as they arrive.
+pub fn fetch<D: Destination>(
+    source: &dyn RangeSource,
+    entries: &[&Entry],
+    destination: &D,
+    options: &FetchOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    for entry in entries {
+        if entry.method != METHOD_STORED && entry.method != METHOD_DEFLATE {
+            return Err(Error::format(
+                source.name(),
+                archive_format::Error::UnsupportedCompression {
+                    name: entry.name.clone(),
+                    method: entry.method,
+                },
+            ));
+        }
+    }
+    let mut order: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].is_file())
+        .collect();
+    order.sort_by_key(|&i| entries[i].local_header_offset);
+    let workers = options.concurrency.max(1);
+    // Large stored members: read their local headers (in parallel) to know where the data starts.
+    let sliced: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| is_sliced(entries[i], options))
+        .collect();
+    let data_offsets: Vec<Option<u64>> = {
+        let found: Mutex<Vec<Option<u64>>> = Mutex::new(vec![None; entries.len()]);
+        run_parallel(workers, sliced.len(), |k| {
+            let i = sliced[k];
+            let offset = locate_data(source, entries[i])?;
+            lock(&found)?[i] = Some(offset);
+            Ok(())
+        })?;
+        found.into_inner().map_err(|_| poisoned())?
+    };
+    let parts = plan(entries, &order, &data_offsets, options);
+    // Outputs of sliced members (read-only while the workers run) and their slices' CRC-32s.
+    let mut outputs: Vec<Option<D::Output>> = Vec::new();
+    outputs.resize_with(entries.len(), || None);
+    let mut slice_crcs: Vec<Vec<Option<(crc32fast::Hasher, u64)>>> =
+        vec![Vec::new(); entries.len()];
+    for &i in &sliced {
+        outputs[i] = Some(destination.create(i, entries[i])?);
+        slice_crcs[i] = vec![None; entries[i].compressed_size.div_ceil(options.part_size) as usize];
+    }
+    let slice_crcs = Mutex::new(slice_crcs);
+    let source_name = source.name();
+    run_parallel(workers, parts.len(), |p| match &parts[p] {
+        Part::Run { range, members } => {
+            let mut parser: RunParser<'_, D> = RunParser {
+                source_name: &source_name,
+                entries,
+                members,
+                next: 0,
+                position: range.start,
+                state: State::Seeking,
+                destination,
+                progress,
+            };
+            source.read_range_with(range.clone(), &mut |chunk| parser.feed(chunk))?;
+            parser.end()
+        }
+        Part::Slice {
+            member,
+            slice,
+            range,
+            offset,
+        } => {
+            let entry = entries[*member];
+            let output = outputs[*member].as_ref().ok_or_else(poisoned)?;
+            let mut hasher = crc32fast::Hasher::new();
+            let mut at = *offset;
+            source.read_range_with(range.clone(), &mut |chunk| {
+                hasher.update(chunk);
+                destination.write_at(entry, output, at, chunk)?;
+                at += chunk.len() as u64;
+                progress(chunk.len() as u64);
+                Ok(())
+            })?;
+            lock(&slice_crcs)?[*member][*slice] = Some((hasher, at - offset));
+            Ok(())
+        }
+    })?;
+    let slice_crcs = slice_crcs.into_inner().map_err(|_| poisoned())?;
+    for ((i, output), slices) in outputs.into_iter().enumerate().zip(slice_crcs) {
+        let Some(output) = output else { continue };
+        let entry = entries[i];
+        let mut hasher = crc32fast::Hasher::new();
+        let mut total = 0;
+        for (crc, len) in slices.into_iter().flatten() {
+            hasher.combine(&crc);
+            total += len;
+        }
+        verify(&source_name, entry, total, hasher.finalize())?;
+        destination.complete(i, entry, output)?;
+    }
+    Ok(())
+}
+
+/// Checks a member's size and CRC-32.
+fn verify(source_name: &str, entry: &Entry, size: u64, crc32: u32) -> Result<()> {
+    if size != entry.uncompressed_size {
+        return Err(Error::format(
+            source_name,
+            archive_format::Error::SizeMismatch {
+                name: entry.name.clone(),
+                expected: entry.uncompressed_size,
+                actual: size,
+            },
+        ));
+    }
+    if crc32 != entry.crc32 {
+        return Err(Error::format(
+            source_name,
+            archive_format::Error::CrcMismatch {
+                name: entry.name.clone(),
+                expected: entry.crc32,
+                actual: crc32,
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn poisoned() -> Error {
+    Error::Remote {
+        source_name: "fetch".into(),
+        message: "internal state lost after a worker failed".into(),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| poisoned())
+}
+
+/// Runs `job(0..count)` on up to `workers` threads, in order of index; stops handing out
+/// work after the first error and returns it.
+fn run_parallel(
+    workers: usize,
+    count: usize,
+    job: impl Fn(usize) -> Result<()> + Sync,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let work = || {
+        while !failed.load(Ordering::Relaxed) {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= count {
+                break;
+            }
+            if let Err(error) = job(index) {
+                failed.store(true, Ordering::Relaxed);
+                if let Ok(mut slot) = first_error.lock() {
+                    slot.get_or_insert(error);
+                }
+            }
+        }
+    };
+    let threads = workers.min(count);
+    if threads <= 1 {
+        work();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(work);
+            }
+        });
+    }
+    match first_error.into_inner() {
+        Ok(Some(error)) => Err(error),
+        Ok(None) => Ok(()),
+        Err(_) => Err(poisoned()),
+    }
+}
+
+/// Where the parser of a run is.
+enum State<'a, D: Destination> {
+    /// Skipping bytes until the next member's local header.
+    Seeking,
+    /// Collecting the local header.
+    Header(Vec<u8>),
+    /// Streaming the member's data (`remaining` compressed bytes to go).
+    Data {
+        remaining: u64,
+        sink: Box<DataSink<'a, D>>,
+    },
+    /// Every member of the run is done; remaining bytes are ignored.
+    Done,
+}
+
+enum DataSink<'a, D: Destination> {
+    Stored(Uncompressed<'a, D>),
+    Deflate(flate2::write::DeflateDecoder<Uncompressed<'a, D>>),
+}
+
+/// Receives a member's uncompressed bytes: counts them (never more than declared), hashes
+/// them and writes them to the destination at increasing offsets.
+struct Uncompressed<'a, D: Destination> {
+    destination: &'a D,
+    entry: &'a Entry,
+    output: D::Output,
+    written: u64,
+    hasher: crc32fast::Hasher,
+    error: Option<Error>,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<D: Destination> Write for Uncompressed<'_, D> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() as u64 > self.entry.uncompressed_size {
+            return Err(std::io::Error::other(format!(
+                "decompresses to more than its declared {} bytes",
+                self.entry.uncompressed_size
+            )));
+        }
+        if let Err(error) = self
+            .destination
+            .write_at(self.entry, &self.output, self.written, buf)
+        {
+            let message = error.to_string();
+            self.error = Some(error);
+            return Err(std::io::Error::other(message));
+        }
+        self.hasher.update(buf);
+        self.written += buf.len() as u64;
+        (self.progress)(buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Parses a run's byte stream: local header, data, next local header…
+struct RunParser<'a, D: Destination> {
+    source_name: &'a str,
+    entries: &'a [&'a Entry],
+    members: &'a [usize],
+    next: usize,
+    /// Absolute offset of the next byte to arrive.
+    position: u64,
+    state: State<'a, D>,
+    destination: &'a D,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<'a, D: Destination> RunParser<'a, D> {
+    fn feed(&mut self, mut chunk: &[u8]) -> Result<()> {
+        while !chunk.is_empty() {
+            let taken = match &mut self.state {
+                State::Done => chunk.len(),
+                State::Seeking => {
+                    let entry = self.entries[self.members[self.next]];
+                    let skip = entry
+                        .local_header_offset
+                        .saturating_sub(self.position)
+                        .min(chunk.len() as u64) as usize;
+                    if skip == 0 {
+                        self.state = State::Header(Vec::with_capacity(FIXED_LEN + 128));
+                    }
+                    skip
+                }
+                State::Header(header) => {
+                    let needed = LocalFileHeader::total_len(header).unwrap_or(FIXED_LEN);
+                    let take = (needed - header.len()).min(chunk.len());
+                    header.extend_from_slice(&chunk[..take]);
+                    if LocalFileHeader::total_len(header) == Some(header.len()) {
+                        let header = std::mem::take(header);
+                        self.start_member(&header)?;
+                    }
+                    take
+                }
+                State::Data { remaining, sink } => {
+                    let take = (*remaining).min(chunk.len() as u64) as usize;
+                    let result = match sink.as_mut() {
+                        DataSink::Stored(out) => out.write_all(&chunk[..take]),
+                        DataSink::Deflate(decoder) => decoder.write_all(&chunk[..take]),
+                    };
+                    if let Err(e) = result {
+                        return Err(self.data_error(e));
+                    }
+                    *remaining -= take as u64;
+                    if *remaining == 0 {
+                        self.finish_member()?;
+                    }
+                    take
+                }
+            };
+            self.position += taken as u64;
+            chunk = &chunk[taken..];
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> &'a Entry {
+        self.entries[self.members[self.next]]
+    }
+
+    fn start_member(&mut self, header: &[u8]) -> Result<()> {
+        let entry = self.current();
+        LocalRecord::check(entry, header).map_err(|e| Error::format(self.source_name, e))?;
+        let out = Uncompressed {
+            destination: self.destination,
+            entry,
+            output: self.destination.create(self.members[self.next], entry)?,
+            written: 0,
+            hasher: crc32fast::Hasher::new(),
+            error: None,
+            progress: self.progress,
+        };
+        let sink = if entry.method == METHOD_DEFLATE {
+            DataSink::Deflate(flate2::write::DeflateDecoder::new(out))
+        } else {
+            DataSink::Stored(out)
+        };
+        self.state = State::Data {
+            remaining: entry.compressed_size,
+            sink: Box::new(sink),
+        };
+        if entry.compressed_size == 0 {
+            self.finish_member()?;
+        }
+        Ok(())
+    }
+
+    fn finish_member(&mut self) -> Result<()> {
+        let entry = self.current();
+        let State::Data { sink, .. } = std::mem::replace(&mut self.state, State::Seeking) else {
+            return Ok(());
+        };
+        let out = match *sink {
+            DataSink::Stored(out) => out,
+            DataSink::Deflate(decoder) => decoder.finish().map_err(|e| self.data_error(e))?,
+        };
+        verify(self.source_name, entry, out.written, out.hasher.finalize())?;
+        self.destination
+            .complete(self.members[self.next], entry, out.output)?;
+        self.next += 1;
+        if self.next == self.members.len() {
+            self.state = State::Done;
+        }
+        Ok(())
+    }
+
+    /// Turns a write error of the data sink into the error that caused it.
+    fn data_error(&mut self, error: std::io::Error) -> Error {
+        let entry = self.current();
+        let inner = match &mut self.state {
+            State::Data { sink, .. } => match sink.as_mut() {
+                DataSink::Stored(out) => out.error.take(),
+                DataSink::Deflate(decoder) => decoder.get_mut().error.take(),
+            },
+            _ => None,
+        };
+        inner.unwrap_or_else(|| {
+            Error::format(
+                self.source_name,
+                archive_format::Error::Invalid {
+                    record: "member data",
+                    offset: entry.local_header_offset,
+                    reason: format!("entry {:?}: {error}", entry.name),
+                },
+            )
+        })
+    }
+
+    /// Called when the run's bytes ended: every member must be complete.
+    fn end(self) -> Result<()> {
+        if matches!(self.state, State::Done) {
+            return Ok(());
+        }
+        let entry = self.current();
+        Err(Error::format(
+            self.source_name,
+            archive_format::Error::Truncated {
+                record: "member data",
+                offset: entry.local_header_offset,
+                needed: entry.compressed_size,
+                available: self.position.saturating_sub(entry.local_header_offset),
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_groups_runs_and_slices() {
+        let entry = |offset: u64, size: u64, limit: u64| Entry {
+            name: format!("f{offset}"),
+            kind: archive_format::read::EntryKind::File,
+            method: METHOD_STORED,
+            flags: 0,
+            crc32: 0,
+            compressed_size: size,
+            uncompressed_size: size,
+            local_header_offset: offset,
+            central_offset: 0,
+            central_len: 0,
+            mtime: 0,
+            mode: None,
+            raw_name_len: 4,
+            span_limit: limit,
+        };
+        let options = FetchOptions {
+            concurrency: 4,
+            part_size: 100,
+            max_gap: 10,
+        };
+        let a = entry(0, 20, 54);
+        let b = entry(54, 20, 108);
+        let big = entry(108, 250, 392);
+        let far = entry(1000, 5, 1039);
+        let entries = [&a, &b, &big, &far];
+        let offsets = [None, None, Some(142), None];
+        let parts = plan(&entries, &[0, 1, 2, 3], &offsets, &options);
+        let summary: Vec<String> = parts
+            .iter()
+            .map(|p| match p {
+                Part::Run { range, members } => {
+                    format!("run {}..{} {members:?}", range.start, range.end)
+                }
+                Part::Slice {
+                    member,
+                    range,
+                    offset,
+                    ..
+                } => format!("slice {member} {}..{} @{offset}", range.start, range.end),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "run 0..108 [0, 1]",
+                "slice 2 142..242 @0",
+                "slice 2 242..342 @100",
+                "slice 2 342..392 @200",
+                "run 1000..1039 [3]",
+            ]
+        );
+    }
+}
