@@ -30,7 +30,9 @@ pub enum Error {
         available: u64,
     },
     /// A record does not start with its signature.
-    #[error("bad {record} signature at offset {offset}: expected {expected:#010x}, found {actual:#010x}")]
+    #[error(
+        "bad {record} signature at offset {offset}: expected {expected:#010x}, found {actual:#010x}"
+    )]
     BadSignature {
         /// Which record.
         record: &'static str,
@@ -76,7 +78,9 @@ pub enum Error {
         offset: u64,
     },
     /// The local header disagrees with the central directory.
-    #[error("local header of {name:?} disagrees with the central directory: {field} is {local} locally, {central} centrally")]
+    #[error(
+        "local header of {name:?} disagrees with the central directory: {field} is {local} locally, {central} centrally"
+    )]
     LocalMismatch {
         /// The entry.
         name: String,
@@ -88,7 +92,9 @@ pub enum Error {
         local: String,
     },
     /// A compression method this reader does not decode.
-    #[error("entry {name:?}: compression method {method} not supported (lakezip reads stored and deflate members)")]
+    #[error(
+        "entry {name:?}: compression method {method} not supported (lakezip reads stored and deflate members)"
+    )]
     UnsupportedCompression {
         /// The entry.
         name: String,

@@ -174,7 +174,12 @@ impl TableIndex {
                 });
             }
         }
-        if index.manifest.offset.checked_add(index.manifest.length).is_none_or(|e| e > area) {
+        if index
+            .manifest
+            .offset
+            .checked_add(index.manifest.length)
+            .is_none_or(|e| e > area)
+        {
             return Err(Error::Manifest {
                 reason: "manifest location lies outside the archive".to_owned(),
             });
@@ -252,7 +257,11 @@ impl Manifest {
 /// directory they came with: same archive id and tables, every table's members exactly
 /// the manifest's files (name, size, CRC-32, order), inside the table's byte ranges, and
 /// no member outside a table except the archive's own metadata.
-pub fn check_consistency(manifest: &Manifest, index: &TableIndex, directory: &crate::read::Directory) -> Result<()> {
+pub fn check_consistency(
+    manifest: &Manifest,
+    index: &TableIndex,
+    directory: &crate::read::Directory,
+) -> Result<()> {
     let fail = |reason: String| Err(Error::Manifest { reason });
     if manifest.archive_id != index.archive_id {
         return fail(format!(
@@ -261,44 +270,76 @@ pub fn check_consistency(manifest: &Manifest, index: &TableIndex, directory: &cr
         ));
     }
     let summaries: Vec<&TableSummary> = manifest.tables.iter().map(|t| &t.summary).collect();
-    if summaries.len() != index.tables.len() || summaries.iter().zip(&index.tables).any(|(a, b)| *a != b) {
+    if summaries.len() != index.tables.len()
+        || summaries.iter().zip(&index.tables).any(|(a, b)| *a != b)
+    {
         return fail("manifest and table index list different tables".into());
     }
     match directory.get(MANIFEST_NAME) {
-        Some(entry) if entry.uncompressed_size == index.manifest.length && entry.crc32 == index.manifest.crc32 => {}
+        Some(entry)
+            if entry.uncompressed_size == index.manifest.length
+                && entry.crc32 == index.manifest.crc32 => {}
         _ => return fail("the index does not describe the manifest member".into()),
     }
     let cd_start = directory.end().central_directory_offset;
     let mut entries = directory.entries().iter().peekable();
     for table in &manifest.tables {
         let s = &table.summary;
-        if s.files != table.entries.len() as u64 || s.bytes != table.entries.iter().map(|f| f.size).sum::<u64>() {
-            return fail(format!("table {:?}: file count or byte total disagrees with its file list", s.path));
+        if s.files != table.entries.len() as u64
+            || s.bytes != table.entries.iter().map(|f| f.size).sum::<u64>()
+        {
+            return fail(format!(
+                "table {:?}: file count or byte total disagrees with its file list",
+                s.path
+            ));
         }
         for (i, file) in table.entries.iter().enumerate() {
             let Some(entry) = entries.next() else {
-                return fail(format!("table {:?}: member {:?} is missing", s.path, file.path));
+                return fail(format!(
+                    "table {:?}: member {:?} is missing",
+                    s.path, file.path
+                ));
             };
             let relative = entry.central_offset - cd_start;
-            if entry.name != file.path || entry.uncompressed_size != file.size || entry.crc32 != file.crc32 {
+            if entry.name != file.path
+                || entry.uncompressed_size != file.size
+                || entry.crc32 != file.crc32
+            {
                 return fail(format!(
                     "table {:?}: member {:?} does not match the manifest's {:?}",
                     s.path, entry.name, file.path
                 ));
             }
             let in_data = (s.data_range[0]..s.data_range[1]).contains(&entry.local_header_offset);
-            let in_cd = (s.central_directory_range[0]..s.central_directory_range[1]).contains(&relative);
-            if !in_data || !in_cd || (i == 0 && (entry.local_header_offset != s.data_range[0] || relative != s.central_directory_range[0])) {
-                return fail(format!("table {:?}: member {:?} lies outside the table's byte ranges", s.path, entry.name));
+            let in_cd =
+                (s.central_directory_range[0]..s.central_directory_range[1]).contains(&relative);
+            if !in_data
+                || !in_cd
+                || (i == 0
+                    && (entry.local_header_offset != s.data_range[0]
+                        || relative != s.central_directory_range[0]))
+            {
+                return fail(format!(
+                    "table {:?}: member {:?} lies outside the table's byte ranges",
+                    s.path, entry.name
+                ));
             }
-            if i + 1 == table.entries.len() && relative + entry.central_len != s.central_directory_range[1] {
-                return fail(format!("table {:?}: central directory range does not end at its last member", s.path));
+            if i + 1 == table.entries.len()
+                && relative + entry.central_len != s.central_directory_range[1]
+            {
+                return fail(format!(
+                    "table {:?}: central directory range does not end at its last member",
+                    s.path
+                ));
             }
         }
     }
     for entry in entries {
         if !entry.name.starts_with(METADATA_DIR) {
-            return fail(format!("member {:?} belongs to no table in the manifest", entry.name));
+            return fail(format!(
+                "member {:?} belongs to no table in the manifest",
+                entry.name
+            ));
         }
     }
     Ok(())
@@ -331,8 +372,14 @@ mod tests {
             length: 345,
             crc32: 0xdead_beef,
         };
-        assert_eq!(IndexPointer::from_comment(p.to_comment().as_bytes()), Some(p));
+        assert_eq!(
+            IndexPointer::from_comment(p.to_comment().as_bytes()),
+            Some(p)
+        );
         assert_eq!(IndexPointer::from_comment(b"made by zip"), None);
-        assert_eq!(IndexPointer::from_comment(b"lakezip/1 index=1+2 crc32=zz"), None);
+        assert_eq!(
+            IndexPointer::from_comment(b"lakezip/1 index=1+2 crc32=zz"),
+            None
+        );
     }
 }

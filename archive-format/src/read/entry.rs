@@ -3,8 +3,8 @@
 
 use crate::spec::central::CentralDirectoryHeader;
 use crate::spec::extra::{ExtraFields, Zip64Needs, Zip64Values};
-use crate::spec::{self, time, U16_MAX, U32_MAX};
-use crate::{name, Error, Result};
+use crate::spec::{self, U16_MAX, U32_MAX, time};
+use crate::{Error, Result, name};
 
 /// What an entry is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,11 @@ const S_IFDIR: u32 = 0o040_000;
 
 impl Entry {
     /// Resolves a parsed header. `central_offset` is where the header starts.
-    pub fn from_header(header: &CentralDirectoryHeader, central_offset: u64, central_len: u64) -> Result<Self> {
+    pub fn from_header(
+        header: &CentralDirectoryHeader,
+        central_offset: u64,
+        central_len: u64,
+    ) -> Result<Self> {
         const RECORD: &str = "central directory header";
         let extra = ExtraFields::parse(&header.extra, RECORD, central_offset)?;
         let needs = Zip64Needs {
@@ -92,8 +96,12 @@ impl Entry {
         if header.flags & (spec::FLAG_ENCRYPTED | spec::FLAG_STRONG_ENCRYPTION) != 0 {
             return Err(Error::Encrypted { name });
         }
-        let compressed_size = zip64.compressed.unwrap_or(u64::from(header.compressed_size));
-        let uncompressed_size = zip64.uncompressed.unwrap_or(u64::from(header.uncompressed_size));
+        let compressed_size = zip64
+            .compressed
+            .unwrap_or(u64::from(header.compressed_size));
+        let uncompressed_size = zip64
+            .uncompressed
+            .unwrap_or(u64::from(header.uncompressed_size));
         if header.method == spec::METHOD_STORED && compressed_size != uncompressed_size {
             return Err(Error::invalid(
                 RECORD,
@@ -110,7 +118,9 @@ impl Entry {
             crc32: header.crc32,
             compressed_size,
             uncompressed_size,
-            local_header_offset: zip64.offset.unwrap_or(u64::from(header.local_header_offset)),
+            local_header_offset: zip64
+                .offset
+                .unwrap_or(u64::from(header.local_header_offset)),
             central_offset,
             central_len,
             mtime: extra

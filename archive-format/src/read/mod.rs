@@ -33,14 +33,14 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 pub use entry::{Entry, EntryKind};
-pub use tail::{first_read, EndRecords, TailOutcome, MAX_TAIL_LEN, TAIL_LEN};
+pub use tail::{EndRecords, MAX_TAIL_LEN, TAIL_LEN, TailOutcome, first_read};
 
 use crate::manifest::TableIndex;
 use crate::spec::central::{self, CentralDirectoryHeader};
 use crate::spec::extra::{ExtraFields, Zip64Needs, Zip64Values};
 use crate::spec::local::LocalFileHeader;
 use crate::spec::{self, U32_MAX};
-use crate::{name, Error, Result};
+use crate::{Error, Result, name};
 
 /// Parses every central directory header in `bytes` (which start at absolute `offset`).
 ///
@@ -56,7 +56,10 @@ pub fn parse_central_directory(bytes: &[u8], offset: u64, expected: u64) -> Resu
             return Err(Error::invalid(
                 "central directory",
                 offset + at as u64,
-                format!("{} bytes follow the {expected} declared entries", bytes.len() - at),
+                format!(
+                    "{} bytes follow the {expected} declared entries",
+                    bytes.len() - at
+                ),
             ));
         }
         let header_offset = offset + at as u64;
@@ -103,14 +106,20 @@ impl Directory {
                 Some(&next) => entries[next].local_header_offset,
                 None => region.end,
             };
-            let end = entry.local_header_offset.checked_add(entry.minimal_local_span());
+            let end = entry
+                .local_header_offset
+                .checked_add(entry.minimal_local_span());
             if entry.local_header_offset < region.start || end.is_none_or(|e| e > region.end) {
                 return Err(Error::invalid(
                     "central directory header",
                     entry.central_offset,
                     format!(
                         "data of {:?} (offset {}, {} bytes) lies outside the member area {}..{}",
-                        entry.name, entry.local_header_offset, entry.compressed_size, region.start, region.end
+                        entry.name,
+                        entry.local_header_offset,
+                        entry.compressed_size,
+                        region.start,
+                        region.end
                     ),
                 ));
             }
@@ -261,7 +270,9 @@ impl DirectoryReader {
             State::CentralDirectory(end) => {
                 let entries = parse_central_directory(bytes, offset, end.entries)?;
                 let region = 0..end.central_directory_offset;
-                return Ok(State::Done(Opened::Directory(Directory::new(end, entries, region)?)));
+                return Ok(State::Done(Opened::Directory(Directory::new(
+                    end, entries, region,
+                )?)));
             }
             State::Index(end) => {
                 let Some(pointer) = &end.index else {
@@ -290,7 +301,11 @@ impl DirectoryReader {
     pub fn finish(self) -> Result<Opened> {
         match self.state {
             State::Done(opened) => Ok(opened),
-            _ => Err(Error::invalid("read", 0, "directory reader finished before it had all its bytes")),
+            _ => Err(Error::invalid(
+                "read",
+                0,
+                "directory reader finished before it had all its bytes",
+            )),
         }
     }
 }
@@ -332,7 +347,11 @@ impl LocalRecord {
             return Err(mismatch("name", entry.name.clone(), local_name));
         }
         if header.method != entry.method {
-            return Err(mismatch("compression method", entry.method.to_string(), header.method.to_string()));
+            return Err(mismatch(
+                "compression method",
+                entry.method.to_string(),
+                header.method.to_string(),
+            ));
         }
         if header.flags & spec::FLAG_ENCRYPTED != 0 {
             return Err(Error::Encrypted {
@@ -350,18 +369,34 @@ impl LocalRecord {
             "local file header",
             offset,
         )?;
-        let compressed = zip64.compressed.unwrap_or(u64::from(header.compressed_size));
-        let uncompressed = zip64.uncompressed.unwrap_or(u64::from(header.uncompressed_size));
+        let compressed = zip64
+            .compressed
+            .unwrap_or(u64::from(header.compressed_size));
+        let uncompressed = zip64
+            .uncompressed
+            .unwrap_or(u64::from(header.uncompressed_size));
         // With a data descriptor the local fields may be zero; otherwise they must agree.
         let agrees = |local: u64, central: u64| local == central || (descriptor && local == 0);
         if !agrees(u64::from(header.crc32), u64::from(entry.crc32)) {
-            return Err(mismatch("crc-32", format!("{:08x}", entry.crc32), format!("{:08x}", header.crc32)));
+            return Err(mismatch(
+                "crc-32",
+                format!("{:08x}", entry.crc32),
+                format!("{:08x}", header.crc32),
+            ));
         }
         if !agrees(compressed, entry.compressed_size) {
-            return Err(mismatch("compressed size", entry.compressed_size.to_string(), compressed.to_string()));
+            return Err(mismatch(
+                "compressed size",
+                entry.compressed_size.to_string(),
+                compressed.to_string(),
+            ));
         }
         if !agrees(uncompressed, entry.uncompressed_size) {
-            return Err(mismatch("uncompressed size", entry.uncompressed_size.to_string(), uncompressed.to_string()));
+            return Err(mismatch(
+                "uncompressed size",
+                entry.uncompressed_size.to_string(),
+                uncompressed.to_string(),
+            ));
         }
         let data_offset = offset + header_len as u64;
         let data_end = data_offset.checked_add(entry.compressed_size);
@@ -383,4 +418,3 @@ impl LocalRecord {
 pub fn is_lakezip_member(name: &str) -> bool {
     name.starts_with(crate::manifest::METADATA_DIR)
 }
-

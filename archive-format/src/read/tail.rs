@@ -62,10 +62,17 @@ pub fn first_read(file_len: u64) -> Range<u64> {
 
 /// Parses the end records from `tail` (which must end at `file_len`). `extra` supplies a
 /// separately fetched ZIP64 record `(offset, bytes)` when it lies before the tail.
-pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &[u8])>) -> Result<TailOutcome> {
+pub fn parse(
+    file_len: u64,
+    tail_offset: u64,
+    tail: &[u8],
+    extra: Option<(u64, &[u8])>,
+) -> Result<TailOutcome> {
     let Some((eocd, eocd_offset)) = EndOfCentralDirectory::find(tail, tail_offset)? else {
         if tail_offset > 0 && (tail.len() as u64) < MAX_TAIL_LEN {
-            return Ok(TailOutcome::Need(file_len.saturating_sub(MAX_TAIL_LEN)..file_len));
+            return Ok(TailOutcome::Need(
+                file_len.saturating_sub(MAX_TAIL_LEN)..file_len,
+            ));
         }
         return Err(Error::NotAZip {
             searched: tail.len() as u64,
@@ -90,7 +97,9 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
         Some(_) => {
             // The locator is not in the tail: only possible for a tiny tail, ask for more.
             if tail_offset > 0 && (tail.len() as u64) < MAX_TAIL_LEN {
-                return Ok(TailOutcome::Need(file_len.saturating_sub(MAX_TAIL_LEN)..file_len));
+                return Ok(TailOutcome::Need(
+                    file_len.saturating_sub(MAX_TAIL_LEN)..file_len,
+                ));
             }
             None
         }
@@ -101,7 +110,10 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
             return Err(Error::invalid(
                 "end of central directory",
                 eocd_offset,
-                format!("{} entries on this disk but {} in total", eocd.entries_on_disk, eocd.entries),
+                format!(
+                    "{} entries on this disk but {} in total",
+                    eocd.entries_on_disk, eocd.entries
+                ),
             ));
         }
         finish(EndRecords {
@@ -125,7 +137,15 @@ pub fn parse(file_len: u64, tail_offset: u64, tail: &[u8], extra: Option<(u64, &
         }
         return plain(eocd);
     };
-    match zip64_end(file_len, tail_offset, tail, extra, &eocd, eocd_offset, locator) {
+    match zip64_end(
+        file_len,
+        tail_offset,
+        tail,
+        extra,
+        &eocd,
+        eocd_offset,
+        locator,
+    ) {
         Ok(outcome) => Ok(outcome),
         // The EOCD holds real values, so ZIP64 records are optional. The 20 bytes before
         // it may then be the end of the last central directory header (a name, extra
@@ -152,7 +172,9 @@ fn zip64_end(
     let locator_offset = eocd_offset - zip64::LOCATOR_LEN as u64;
     if locator.record_disk != 0 || locator.total_disks > 1 {
         return Err(Error::MultiDisk {
-            disk: locator.record_disk.max(locator.total_disks.saturating_sub(1)),
+            disk: locator
+                .record_disk
+                .max(locator.total_disks.saturating_sub(1)),
         });
     }
     let record_offset = locator.record_offset;
@@ -181,7 +203,11 @@ fn zip64_end(
         });
     }
     // The record (with any extensible data) must end where the locator begins.
-    if record_offset.checked_add(12).and_then(|x| x.checked_add(record.record_size)) != Some(locator_offset) {
+    if record_offset
+        .checked_add(12)
+        .and_then(|x| x.checked_add(record.record_size))
+        != Some(locator_offset)
+    {
         return Err(Error::invalid(
             "zip64 end of central directory",
             record_offset,
@@ -195,14 +221,25 @@ fn zip64_end(
         return Err(Error::invalid(
             "zip64 end of central directory",
             record_offset,
-            format!("{} entries on this disk but {} in total", record.entries_on_disk, record.entries),
+            format!(
+                "{} entries on this disk but {} in total",
+                record.entries_on_disk, record.entries
+            ),
         ));
     }
     // Where the 32-bit EOCD holds a real value, it must agree with the ZIP64 record.
     let agree = |small: u64, placeholder: u64, big: u64| small == placeholder || small == big;
     if !agree(u64::from(eocd.entries), u64::from(U16_MAX), record.entries)
-        || !agree(u64::from(eocd.central_directory_size), u64::from(U32_MAX), record.central_directory_size)
-        || !agree(u64::from(eocd.central_directory_offset), u64::from(U32_MAX), record.central_directory_offset)
+        || !agree(
+            u64::from(eocd.central_directory_size),
+            u64::from(U32_MAX),
+            record.central_directory_size,
+        )
+        || !agree(
+            u64::from(eocd.central_directory_offset),
+            u64::from(U32_MAX),
+            record.central_directory_offset,
+        )
     {
         return Err(Error::invalid(
             "zip64 end of central directory",
@@ -224,7 +261,9 @@ fn zip64_end(
 
 /// Checks the central directory's placement against the end records.
 fn finish(end: EndRecords) -> Result<TailOutcome> {
-    let cd_end = end.central_directory_offset.checked_add(end.central_directory_size);
+    let cd_end = end
+        .central_directory_offset
+        .checked_add(end.central_directory_size);
     if cd_end != Some(end.end_records_offset) {
         return Err(Error::invalid(
             "end of central directory",
@@ -235,7 +274,9 @@ fn finish(end: EndRecords) -> Result<TailOutcome> {
             ),
         ));
     }
-    let min_size = end.entries.saturating_mul(crate::spec::central::FIXED_LEN as u64);
+    let min_size = end
+        .entries
+        .saturating_mul(crate::spec::central::FIXED_LEN as u64);
     if min_size > end.central_directory_size {
         return Err(Error::invalid(
             "end of central directory",
@@ -247,7 +288,10 @@ fn finish(end: EndRecords) -> Result<TailOutcome> {
         ));
     }
     if let Some(index) = &end.index
-        && index.offset.checked_add(index.length).is_none_or(|e| e > end.central_directory_offset)
+        && index
+            .offset
+            .checked_add(index.length)
+            .is_none_or(|e| e > end.central_directory_offset)
     {
         return Err(Error::Manifest {
             reason: format!(

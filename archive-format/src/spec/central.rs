@@ -1,6 +1,6 @@
 //! Central directory file header (APPNOTE 4.3.12).
 
-use super::{put_u16, put_u32, Cursor};
+use super::{Cursor, put_u16, put_u32};
 use crate::{Error, Result};
 
 /// Signature `PK\x01\x02`.
@@ -103,10 +103,17 @@ impl CentralDirectoryHeader {
             external_attributes,
             local_header_offset,
         ) = fixed;
-        let total = FIXED_LEN + usize::from(name_len) + usize::from(extra_len) + usize::from(comment_len);
-        let name = c.take(usize::from(name_len)).ok_or_else(|| truncated(total))?;
-        let extra = c.take(usize::from(extra_len)).ok_or_else(|| truncated(total))?;
-        let comment = c.take(usize::from(comment_len)).ok_or_else(|| truncated(total))?;
+        let total =
+            FIXED_LEN + usize::from(name_len) + usize::from(extra_len) + usize::from(comment_len);
+        let name = c
+            .take(usize::from(name_len))
+            .ok_or_else(|| truncated(total))?;
+        let extra = c
+            .take(usize::from(extra_len))
+            .ok_or_else(|| truncated(total))?;
+        let comment = c
+            .take(usize::from(comment_len))
+            .ok_or_else(|| truncated(total))?;
         Ok((
             CentralDirectoryHeader {
                 version_made_by,

@@ -1,6 +1,6 @@
 //! End of central directory record (APPNOTE 4.3.16).
 
-use super::{put_u16, put_u32, Cursor};
+use super::{Cursor, put_u16, put_u32};
 use crate::{Error, Result};
 
 /// Signature `PK\x05\x06`.

@@ -1,7 +1,7 @@
 //! Extra fields (APPNOTE 4.5): ZIP64 extended information (0x0001), extended timestamp
 //! (0x5455, Info-ZIP) and Info-ZIP Unicode path (0x7075). Other fields are skipped.
 
-use super::{put_u16, put_u32, put_u64, Cursor};
+use super::{Cursor, put_u16, put_u32, put_u64};
 use crate::{Error, Result};
 
 /// Header ID of the ZIP64 extended information field (APPNOTE 4.5.3).

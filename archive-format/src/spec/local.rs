@@ -1,6 +1,6 @@
 //! Local file header (APPNOTE 4.3.7) and data descriptor (4.3.9).
 
-use super::{put_u16, put_u32, Cursor};
+use super::{Cursor, put_u16, put_u32};
 use crate::{Error, Result};
 
 /// Signature `PK\x03\x04`.
@@ -92,8 +92,12 @@ impl LocalFileHeader {
             extra_len,
         ) = fixed;
         let total = FIXED_LEN + usize::from(name_len) + usize::from(extra_len);
-        let name = c.take(usize::from(name_len)).ok_or_else(|| truncated(total))?;
-        let extra = c.take(usize::from(extra_len)).ok_or_else(|| truncated(total))?;
+        let name = c
+            .take(usize::from(name_len))
+            .ok_or_else(|| truncated(total))?;
+        let extra = c
+            .take(usize::from(extra_len))
+            .ok_or_else(|| truncated(total))?;
         Ok((
             LocalFileHeader {
                 version_needed,

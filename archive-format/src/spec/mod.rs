@@ -107,5 +107,8 @@ pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
 
 /// Saturates a u64 into the 32-bit field, using the ZIP64 placeholder when it does not fit.
 pub(crate) fn u32_or_placeholder(v: u64) -> u32 {
-    u32::try_from(v).ok().filter(|&x| x != U32_MAX).unwrap_or(U32_MAX)
+    u32::try_from(v)
+        .ok()
+        .filter(|&x| x != U32_MAX)
+        .unwrap_or(U32_MAX)
 }

@@ -1,6 +1,6 @@
 //! ZIP64 end of central directory record (APPNOTE 4.3.14) and its locator (4.3.15).
 
-use super::{put_u16, put_u32, put_u64, Cursor};
+use super::{Cursor, put_u16, put_u32, put_u64};
 use crate::{Error, Result};
 
 /// Signature `PK\x06\x06` of the ZIP64 end of central directory record.

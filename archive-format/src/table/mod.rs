@@ -62,7 +62,11 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
     // Keep only outermost roots: a table inside another table belongs to the outer one.
     let outermost: Vec<(String, TableFormat)> = roots
         .iter()
-        .filter(|(root, _)| !roots.keys().any(|other| other != *root && is_under(root, other)))
+        .filter(|(root, _)| {
+            !roots
+                .keys()
+                .any(|other| other != *root && is_under(root, other))
+        })
         .map(|(r, f)| (r.clone(), *f))
         .collect();
     let mut groups: BTreeMap<String, (TableFormat, Vec<SourceFile>)> = BTreeMap::new();
@@ -88,7 +92,11 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
         .into_iter()
         .filter(|(_, (_, files))| !files.is_empty())
         .map(|(path, (format, mut files))| {
-            let prefix_len = if path == ROOT_GROUP { 0 } else { path.len() + 1 };
+            let prefix_len = if path == ROOT_GROUP {
+                0
+            } else {
+                path.len() + 1
+            };
             files.sort_by(|a, b| {
                 let ka = member_rank(format, &a.path[prefix_len.min(a.path.len())..]);
                 let kb = member_rank(format, &b.path[prefix_len.min(b.path.len())..]);
@@ -106,7 +114,9 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
 
 /// True if `path` equals `root` or lies below it (`root` "" is the source root).
 pub fn is_under(path: &str, root: &str) -> bool {
-    root.is_empty() || path == root || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
+    root.is_empty()
+        || path == root
+        || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
 }
 
 fn display_root(root: &str) -> String {
@@ -190,26 +200,40 @@ fn member_rank(format: TableFormat, relative: &str) -> (u8, u64, u8) {
 /// The Iceberg metadata file that holds a table's current state: the one
 /// `metadata/version-hint.text` names (its content is a version number or a file name),
 /// else the highest-numbered one. `relative_names` are paths below the table root.
-pub fn iceberg_current_metadata<'a>(relative_names: &[&'a str], version_hint: Option<&str>) -> Option<&'a str> {
+pub fn iceberg_current_metadata<'a>(
+    relative_names: &[&'a str],
+    version_hint: Option<&str>,
+) -> Option<&'a str> {
     let metadata: Vec<&str> = relative_names
         .iter()
         .copied()
-        .filter(|n| n.strip_prefix("metadata/").is_some_and(|f| !f.contains('/') && is_iceberg_metadata(f)))
+        .filter(|n| {
+            n.strip_prefix("metadata/")
+                .is_some_and(|f| !f.contains('/') && is_iceberg_metadata(f))
+        })
         .collect();
     if let Some(hint) = version_hint.map(str::trim).filter(|h| !h.is_empty()) {
-        let by_name = metadata.iter().find(|n| n.strip_prefix("metadata/") == Some(hint));
+        let by_name = metadata
+            .iter()
+            .find(|n| n.strip_prefix("metadata/") == Some(hint));
         let by_version = hint.parse::<u64>().ok().and_then(|v| {
-            metadata
-                .iter()
-                .find(|n| n.strip_prefix("metadata/").and_then(iceberg_metadata_version) == Some(v))
+            metadata.iter().find(|n| {
+                n.strip_prefix("metadata/")
+                    .and_then(iceberg_metadata_version)
+                    == Some(v)
+            })
         });
         if let Some(found) = by_name.or(by_version) {
             return Some(found);
         }
     }
-    metadata
-        .into_iter()
-        .max_by_key(|n| (n.strip_prefix("metadata/").and_then(iceberg_metadata_version), *n))
+    metadata.into_iter().max_by_key(|n| {
+        (
+            n.strip_prefix("metadata/")
+                .and_then(iceberg_metadata_version),
+            *n,
+        )
+    })
 }
 
 /// `current-snapshot-id` of an Iceberg metadata JSON, if it has one.
@@ -266,7 +290,13 @@ mod tests {
         let plans = plan(files);
         let summary: Vec<(String, TableFormat, Vec<String>)> = plans
             .into_iter()
-            .map(|p| (p.path, p.format, p.files.into_iter().map(|f| f.path).collect()))
+            .map(|p| {
+                (
+                    p.path,
+                    p.format,
+                    p.files.into_iter().map(|f| f.path).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,
@@ -294,7 +324,11 @@ mod tests {
                         "delta/s/_delta_log/_last_checkpoint".into(),
                     ]
                 ),
-                ("misc".into(), TableFormat::Files, vec!["misc/notes.json".into()]),
+                (
+                    "misc".into(),
+                    TableFormat::Files,
+                    vec!["misc/notes.json".into()]
+                ),
             ]
         );
     }
@@ -309,9 +343,25 @@ mod tests {
 
     #[test]
     fn current_metadata_choice() {
-        let names = ["metadata/00001-a.metadata.json", "metadata/00003-b.metadata.json", "metadata/00002-c.metadata.json"];
-        assert_eq!(iceberg_current_metadata(&names, None), Some("metadata/00003-b.metadata.json"));
-        assert_eq!(iceberg_current_metadata(&names, Some("2\n")), Some("metadata/00002-c.metadata.json"));
-        assert_eq!(delta_version(&["_delta_log/00000000000000000007.json", "_delta_log/00000000000000000009.checkpoint.parquet"]), Some(7));
+        let names = [
+            "metadata/00001-a.metadata.json",
+            "metadata/00003-b.metadata.json",
+            "metadata/00002-c.metadata.json",
+        ];
+        assert_eq!(
+            iceberg_current_metadata(&names, None),
+            Some("metadata/00003-b.metadata.json")
+        );
+        assert_eq!(
+            iceberg_current_metadata(&names, Some("2\n")),
+            Some("metadata/00002-c.metadata.json")
+        );
+        assert_eq!(
+            delta_version(&[
+                "_delta_log/00000000000000000007.json",
+                "_delta_log/00000000000000000009.checkpoint.parquet"
+            ]),
+            Some(7)
+        );
     }
 }

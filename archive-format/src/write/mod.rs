@@ -11,15 +11,15 @@ mod pack;
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-pub use pack::{pack, OpenSource, PackOptions, PackOutcome, PackProgress};
+pub use pack::{OpenSource, PackOptions, PackOutcome, PackProgress, pack};
 
 use crate::spec::central::CentralDirectoryHeader;
 use crate::spec::eocd::EndOfCentralDirectory;
 use crate::spec::extra::{encode_mtime, encode_zip64};
 use crate::spec::local::{self, LocalFileHeader};
 use crate::spec::zip64::{Zip64EndOfCentralDirectory, Zip64Locator};
-use crate::spec::{self, time, U16_MAX, U32_MAX};
-use crate::{name, Error, Result};
+use crate::spec::{self, U16_MAX, U32_MAX, time};
+use crate::{Error, Result, name};
 
 /// Members up to this size are read into memory so their header is written once.
 const BUFFER_LIMIT: u64 = 1024 * 1024;
@@ -84,7 +84,9 @@ impl<W: Write + Seek> ZipWriter<W> {
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.write_all(bytes).map_err(|e| Error::io("<archive>", e))?;
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::io("<archive>", e))?;
         self.position += bytes.len() as u64;
         Ok(())
     }
@@ -120,9 +122,15 @@ impl<W: Write + Seek> ZipWriter<W> {
         if size <= BUFFER_LIMIT {
             let mut data = std::mem::take(&mut self.buffer);
             data.clear();
-            reader.take(size + 1).read_to_end(&mut data).map_err(read_err)?;
+            reader
+                .take(size + 1)
+                .read_to_end(&mut data)
+                .map_err(read_err)?;
             if data.len() as u64 != size {
-                return Err(changed(format!("listed as {size} bytes, read {}", data.len())));
+                return Err(changed(format!(
+                    "listed as {size} bytes, read {}",
+                    data.len()
+                )));
             }
             crc32 = crc32fast::hash(&data);
             let header = local_header(&meta, size, crc32);
@@ -198,7 +206,11 @@ impl<W: Write + Seek> ZipWriter<W> {
     /// `comment`, flushes, and returns the output.
     pub fn finish(mut self, comment: &[u8]) -> Result<W> {
         if comment.len() > usize::from(u16::MAX) {
-            return Err(Error::invalid("end of central directory", self.position, "comment longer than 65,535 bytes"));
+            return Err(Error::invalid(
+                "end of central directory",
+                self.position,
+                "comment longer than 65,535 bytes",
+            ));
         }
         let central_directory_offset = self.position;
         let mut chunk = Vec::with_capacity(64 * 1024);
@@ -238,7 +250,11 @@ impl<W: Write + Seek> ZipWriter<W> {
             }
             .encode(&mut end);
         }
-        let count16 = if entries >= u64::from(U16_MAX) { U16_MAX } else { entries as u16 };
+        let count16 = if entries >= u64::from(U16_MAX) {
+            U16_MAX
+        } else {
+            entries as u16
+        };
         EndOfCentralDirectory {
             disk_number: 0,
             central_directory_disk: 0,
@@ -260,7 +276,11 @@ fn made_by() -> u16 {
 }
 
 fn flags(meta: &MemberMeta) -> u16 {
-    if meta.name.is_ascii() { 0 } else { spec::FLAG_UTF8 }
+    if meta.name.is_ascii() {
+        0
+    } else {
+        spec::FLAG_UTF8
+    }
 }
 
 fn local_header(meta: &MemberMeta, size: u64, crc32: u32) -> Vec<u8> {
@@ -273,7 +293,11 @@ fn local_header(meta: &MemberMeta, size: u64, crc32: u32) -> Vec<u8> {
     let (dos_time, dos_date) = time::unix_to_dos(meta.mtime);
     let size32 = spec::u32_or_placeholder(size);
     let header = LocalFileHeader {
-        version_needed: if zip64 { spec::VERSION_ZIP64 } else { spec::VERSION_STORED },
+        version_needed: if zip64 {
+            spec::VERSION_ZIP64
+        } else {
+            spec::VERSION_STORED
+        },
         flags: flags(meta),
         method: spec::METHOD_STORED,
         dos_time,
@@ -291,7 +315,11 @@ fn local_header(meta: &MemberMeta, size: u64, crc32: u32) -> Vec<u8> {
 
 fn local_header_len(meta: &MemberMeta, size: u64) -> usize {
     let zip64 = if size >= u64::from(U32_MAX) { 20 } else { 0 };
-    let mtime = if i32::try_from(meta.mtime).is_ok() { 9 } else { 0 };
+    let mtime = if i32::try_from(meta.mtime).is_ok() {
+        9
+    } else {
+        0
+    };
     local::FIXED_LEN + meta.name.len() + zip64 + mtime
 }
 
@@ -312,7 +340,11 @@ fn central_header(meta: &MemberMeta, written: &WrittenMember) -> CentralDirector
     let size32 = spec::u32_or_placeholder(written.size);
     CentralDirectoryHeader {
         version_made_by: made_by(),
-        version_needed: if zip64.is_empty() { spec::VERSION_STORED } else { spec::VERSION_ZIP64 },
+        version_needed: if zip64.is_empty() {
+            spec::VERSION_STORED
+        } else {
+            spec::VERSION_ZIP64
+        },
         flags: flags(meta),
         method: spec::METHOD_STORED,
         dos_time,

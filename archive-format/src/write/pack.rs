@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 
 use super::{MemberMeta, ZipWriter};
 use crate::manifest::{
-    ArchiveKind, FileRecord, IndexPointer, Manifest, MemberRef, TableIndex, TableManifest, TableSummary,
-    FORMAT_VERSION, INDEX_NAME, MANIFEST_NAME,
+    ArchiveKind, FORMAT_VERSION, FileRecord, INDEX_NAME, IndexPointer, MANIFEST_NAME, Manifest,
+    MemberRef, TableIndex, TableManifest, TableSummary,
 };
 use crate::spec::time;
 use crate::table::{SourceFile, TablePlan};
@@ -77,7 +77,11 @@ pub fn pack<W: Write + Seek>(
         let mut entries = Vec::with_capacity(table.files.len());
         let mut bytes = 0u64;
         for file in &table.files {
-            let mtime = if options.deterministic { file.mtime.min(options.created) } else { file.mtime };
+            let mtime = if options.deterministic {
+                file.mtime.min(options.created)
+            } else {
+                file.mtime
+            };
             let (mut reader, path) = open(file)?;
             let meta = MemberMeta {
                 name: file.path.clone(),
@@ -184,5 +188,7 @@ fn deterministic_id(created: i64, tables: &[TableManifest]) -> String {
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_sha1_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
