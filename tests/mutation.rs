@@ -12,16 +12,27 @@ use archive_format::table::{SourceFile, plan};
 use archive_format::write::{PackOptions, PackProgress, pack};
 use proptest::prelude::*;
 use range_reader::RangeSource;
-use range_reader::archive::{check_lakezip_metadata, open_directory, open_tables, read_entry, table_entries, TableView};
+use range_reader::archive::{
+    TableView, check_lakezip_metadata, open_directory, open_tables, read_entry, table_entries,
+};
 use range_reader::memory::Memory;
 
 fn files() -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     files.insert("README.txt".to_owned(), b"hello".to_vec());
     files.insert("db/t/data/a.parquet".to_owned(), vec![7u8; 3000]);
-    files.insert("db/t/metadata/00001-x.metadata.json".to_owned(), br#"{"current-snapshot-id": 5}"#.to_vec());
-    files.insert("delta/s/part=1/b.parquet".to_owned(), (0..=255u8).cycle().take(5000).collect());
-    files.insert("delta/s/_delta_log/00000000000000000000.json".to_owned(), b"{}".to_vec());
+    files.insert(
+        "db/t/metadata/00001-x.metadata.json".to_owned(),
+        br#"{"current-snapshot-id": 5}"#.to_vec(),
+    );
+    files.insert(
+        "delta/s/part=1/b.parquet".to_owned(),
+        (0..=255u8).cycle().take(5000).collect(),
+    );
+    files.insert(
+        "delta/s/_delta_log/00000000000000000000.json".to_owned(),
+        b"{}".to_vec(),
+    );
     files
 }
 
@@ -36,7 +47,10 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         })
         .collect();
     let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        Ok((Box::new(Cursor::new(files[&f.path].clone())), PathBuf::from(&f.path)))
+        Ok((
+            Box::new(Cursor::new(files[&f.path].clone())),
+            PathBuf::from(&f.path),
+        ))
     };
     let options = PackOptions {
         source: "t".into(),
@@ -48,10 +62,16 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         bytes: &mut |_| {},
         file_done: &mut |_| {},
     };
-    pack(Cursor::new(Vec::new()), &plan(sources), &mut open, &options, progress)
-        .unwrap()
-        .output
-        .into_inner()
+    pack(
+        Cursor::new(Vec::new()),
+        &plan(sources),
+        &mut open,
+        &options,
+        progress,
+    )
+    .unwrap()
+    .output
+    .into_inner()
 }
 
 /// Reads everything the archive offers; returns the members read successfully.
@@ -119,6 +139,9 @@ fn truncation_at_every_length_is_an_error_not_a_panic() {
     let bytes = archive(&files());
     for len in 0..bytes.len() {
         let source = Memory::new("truncated", bytes[..len].to_vec());
-        assert!(open_directory(&source).is_err(), "a {len}-byte prefix opened as an archive");
+        assert!(
+            open_directory(&source).is_err(),
+            "a {len}-byte prefix opened as an archive"
+        );
     }
 }

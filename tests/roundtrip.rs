@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
 
-use archive_format::table::{plan, SourceFile};
-use archive_format::write::{pack, PackOptions, PackProgress};
+use archive_format::table::{SourceFile, plan};
+use archive_format::write::{PackOptions, PackProgress, pack};
 use proptest::prelude::*;
-use range_reader::archive::{check_lakezip_metadata, open_directory, open_tables, read_entry, table_entries, TableView};
+use range_reader::archive::{
+    TableView, check_lakezip_metadata, open_directory, open_tables, read_entry, table_entries,
+};
 use range_reader::memory::Memory;
 
 /// A path component: ASCII, punctuation that table paths use, and non-ASCII letters.
@@ -32,22 +34,32 @@ fn tree() -> impl Strategy<Value = BTreeMap<String, (Vec<u8>, i64, u32)>> {
         1 => proptest::collection::vec(any::<u8>(), 0..5000),
     ];
     proptest::collection::btree_map(
-        path.prop_filter("dot components are not valid names", |p| p.split('/').all(|c| c != "." && c != "..")),
+        path.prop_filter("dot components are not valid names", |p| {
+            p.split('/').all(|c| c != "." && c != "..")
+        }),
         (content, 315_532_800i64..2_000_000_000, 0u32..0o1000),
         0..40,
     )
 }
 
 /// Drops files whose path is a directory of another file (a tree cannot hold both).
-fn consistent(files: BTreeMap<String, (Vec<u8>, i64, u32)>) -> BTreeMap<String, (Vec<u8>, i64, u32)> {
+fn consistent(
+    files: BTreeMap<String, (Vec<u8>, i64, u32)>,
+) -> BTreeMap<String, (Vec<u8>, i64, u32)> {
     let names: Vec<String> = files.keys().cloned().collect();
     files
         .into_iter()
-        .filter(|(name, _)| !names.iter().any(|other| other.starts_with(&format!("{name}/"))))
+        .filter(|(name, _)| {
+            !names
+                .iter()
+                .any(|other| other.starts_with(&format!("{name}/")))
+        })
         .collect()
 }
 
-fn build(files: &BTreeMap<String, (Vec<u8>, i64, u32)>) -> (Vec<u8>, archive_format::manifest::Manifest) {
+fn build(
+    files: &BTreeMap<String, (Vec<u8>, i64, u32)>,
+) -> (Vec<u8>, archive_format::manifest::Manifest) {
     let sources = files
         .iter()
         .map(|(path, (bytes, mtime, mode))| SourceFile {
@@ -59,7 +71,10 @@ fn build(files: &BTreeMap<String, (Vec<u8>, i64, u32)>) -> (Vec<u8>, archive_for
         .collect();
     let tables = plan(sources);
     let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        Ok((Box::new(Cursor::new(files[&f.path].0.clone())), PathBuf::from(&f.path)))
+        Ok((
+            Box::new(Cursor::new(files[&f.path].0.clone())),
+            PathBuf::from(&f.path),
+        ))
     };
     let options = PackOptions {
         source: "proptest".into(),

@@ -129,12 +129,13 @@ impl HttpSource {
             )));
         };
         if let Some(expect) = &expect
-            && got != *expect {
-                return Err(remote(format!(
-                    "asked for bytes {}..{}, the server sent {}..{}",
-                    expect.start, expect.end, got.start, got.end
-                )));
-            }
+            && got != *expect
+        {
+            return Err(remote(format!(
+                "asked for bytes {}..{}, the server sent {}..{}",
+                expect.start, expect.end, got.start, got.end
+            )));
+        }
         let validator = Validator {
             etag: header(ETAG),
             last_modified: header(LAST_MODIFIED),
@@ -143,12 +144,13 @@ impl HttpSource {
             .check(&self.name, validator, total)
             .map_err(Failure::Fatal)?;
         if let Some(length) = response.content_length()
-            && length != got.end - got.start {
-                return Err(remote(format!(
-                    "Content-Length {length} does not match Content-Range {}..{}",
-                    got.start, got.end
-                )));
-            }
+            && length != got.end - got.start
+        {
+            return Err(remote(format!(
+                "Content-Length {length} does not match Content-Range {}..{}",
+                got.start, got.end
+            )));
+        }
         Ok((response, got, total))
     }
 }

@@ -132,19 +132,21 @@ impl S3Source {
             )));
         };
         if let Some(expect) = &expect
-            && got != *expect {
-                return Err(remote(format!(
-                    "asked for bytes {}..{}, the store sent {}..{}",
-                    expect.start, expect.end, got.start, got.end
-                )));
-            }
+            && got != *expect
+        {
+            return Err(remote(format!(
+                "asked for bytes {}..{}, the store sent {}..{}",
+                expect.start, expect.end, got.start, got.end
+            )));
+        }
         if let Some(length) = output.content_length()
-            && u64::try_from(length).ok() != Some(got.end - got.start) {
-                return Err(remote(format!(
-                    "Content-Length {length} does not match Content-Range {}..{}",
-                    got.start, got.end
-                )));
-            }
+            && u64::try_from(length).ok() != Some(got.end - got.start)
+        {
+            return Err(remote(format!(
+                "Content-Length {length} does not match Content-Range {}..{}",
+                got.start, got.end
+            )));
+        }
         let validator = Validator {
             etag: output.e_tag().map(str::to_owned),
             last_modified: output.last_modified().map(|t| t.to_string()),
