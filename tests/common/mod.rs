@@ -5,6 +5,10 @@
 //! silent skip: `scripts/setup` (run by `scripts/test` and `.ci/run`) installs them all.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod faults;
+pub mod nginx;
+pub mod s3;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -75,12 +79,17 @@ pub fn require_tool(tool: &str, package: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "`{tool}` is not installed: apt-get install {package} (scripts/setup does it)");
+    assert!(
+        found,
+        "`{tool}` is not installed: apt-get install {package} (scripts/setup does it)"
+    );
 }
 
 /// Runs a command, asserting success; returns stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
