@@ -93,6 +93,13 @@ pub fn run(args: VerifyArgs, context: &Context) -> Result<ExitCode> {
     )?;
     source::report(&source, context, &mut out)?;
     out.flush()?;
+    if let Some(first) = problems.first() {
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more, listed on stdout)", n - 1),
+        };
+        eprintln!("lakezip: error: verify failed: {first}{more}");
+    }
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
