@@ -488,3 +488,18 @@ fn an_object_that_changes_between_reads_is_refused() {
     assert_eq!(count_files(&out), 0);
     assert!(no_partial_files(&out));
 }
+
+#[test]
+fn an_unreachable_server_gives_up_after_bounded_retries() {
+    // Bind a port, then close it: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/warehouse.zip");
+    assert_fails(
+        &run(Command::new(lakezip_bin()).args(["ls", &url])),
+        "giving up after 6 attempts: cannot connect",
+    );
+}
