@@ -44,6 +44,7 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
             size: b.len() as u64,
             mtime: 1_600_000_000,
             mode: 0o644,
+            held: None,
         })
         .collect();
     let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
@@ -57,6 +58,8 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         created: 1_700_000_000,
         deterministic: true,
         tool: "t".into(),
+        kind: archive_format::manifest::ArchiveKind::Full,
+        base_archive_id: None,
     };
     let progress = PackProgress {
         bytes: &mut |_| {},

@@ -51,6 +51,7 @@ fn build() -> (Vec<u8>, BTreeMap<String, usize>) {
             size: *size as u64,
             mtime: 1_700_000_000,
             mode: 0o644,
+            held: None,
         })
         .collect();
     let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
@@ -64,6 +65,8 @@ fn build() -> (Vec<u8>, BTreeMap<String, usize>) {
         created: 1_700_000_000,
         deterministic: true,
         tool: "test".into(),
+        kind: archive_format::manifest::ArchiveKind::Full,
+        base_archive_id: None,
     };
     let progress = PackProgress {
         bytes: &mut |_| {},
@@ -163,6 +166,7 @@ fn a_large_member_is_split_into_parallel_slices() {
         size: size as u64,
         mtime: 1_700_000_000,
         mode: 0o644,
+        held: None,
     }];
     let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
         Ok((
@@ -175,6 +179,8 @@ fn a_large_member_is_split_into_parallel_slices() {
         created: 1_700_000_000,
         deterministic: true,
         tool: "test".into(),
+        kind: archive_format::manifest::ArchiveKind::Full,
+        base_archive_id: None,
     };
     let progress = PackProgress {
         bytes: &mut |_| {},

@@ -67,6 +67,7 @@ fn build(
             size: bytes.len() as u64,
             mtime: *mtime,
             mode: *mode,
+            held: None,
         })
         .collect();
     let tables = plan(sources);
@@ -81,6 +82,8 @@ fn build(
         created: 1_700_000_000,
         deterministic: true,
         tool: "test".into(),
+        kind: archive_format::manifest::ArchiveKind::Full,
+        base_archive_id: None,
     };
     let outcome = pack(
         Cursor::new(Vec::new()),

@@ -584,6 +584,7 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
         size,
         mtime: MTIME,
         mode: 0o644,
+        held: None,
     };
     let mut files = vec![file("db/big/data/huge.parquet", BIG)];
     files.extend(
@@ -612,6 +613,8 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
             created: MTIME,
             deterministic: true,
             tool: "zip64 test".to_owned(),
+            kind: archive_format::manifest::ArchiveKind::Full,
+            base_archive_id: None,
         },
         PackProgress {
             bytes: &mut |_| {},

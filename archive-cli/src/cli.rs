@@ -35,6 +35,7 @@ impl Cli {
             Command::Extract(a) => a.json,
             Command::Verify(a) => a.json,
             Command::Info(a) => a.json,
+            Command::Restore(a) => a.json,
             Command::Cat(_) => false,
         }
     }
@@ -45,16 +46,18 @@ impl Cli {
 pub enum Command {
     /// Pack a warehouse (or any directory) into an archive.
     Pack(PackArgs),
-    /// List an archive's tables or entries.
+    /// List an archive's tables or entries, or a chain's points.
     Ls(LsArgs),
     /// Extract tables (or everything) to a directory.
     Extract(ExtractArgs),
     /// Write one member to stdout.
     Cat(CatArgs),
-    /// Check every CRC-32, the manifest and the table index.
+    /// Check an archive (every CRC-32, manifest, table index) or a whole chain.
     Verify(VerifyArgs),
     /// Show the embedded manifest.
     Info(InfoArgs),
+    /// Restore a point of a chain (or one full archive) exactly.
+    Restore(RestoreArgs),
 }
 
 /// `lakezip pack`.
@@ -68,6 +71,16 @@ pub struct PackArgs {
     /// Pack only the tables under this path (relative to SRC); repeatable.
     #[arg(long = "table", value_name = "PATH")]
     pub tables: Vec<String>,
+    /// Chain manifest: the first run writes a full archive and creates it; later runs write
+    /// an incremental archive against its newest archive and append to it.
+    #[arg(long, value_name = "CHAIN.json", conflicts_with = "base")]
+    pub chain: Option<PathBuf>,
+    /// Write an incremental archive against this archive (no chain file).
+    #[arg(long, value_name = "ARCHIVE")]
+    pub base: Option<String>,
+    /// With --chain: start a new full archive in the chain.
+    #[arg(long, requires = "chain")]
+    pub full: bool,
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub force: bool,
@@ -132,6 +145,29 @@ pub struct VerifyArgs {
 pub struct InfoArgs {
     /// The archive: a path, s3://bucket/key or http(s)://… URL.
     pub archive: String,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A chain manifest (`….json`) or one archive: a path, s3://… or http(s)://… URL.
+    #[arg(value_name = "CHAIN|ARCHIVE")]
+    pub source: String,
+    /// Directory to restore into (must be empty unless --force).
+    #[arg(short = 'C', long = "directory", value_name = "DIR")]
+    pub directory: PathBuf,
+    /// The point to restore: an archive id of the chain (or a unique prefix); default the newest.
+    #[arg(long, value_name = "ARCHIVE_ID")]
+    pub at: Option<String>,
+    /// Restore only these tables (a table path or a folder holding tables); repeatable.
+    #[arg(long = "table", value_name = "PATH")]
+    pub tables: Vec<String>,
+    /// Restore into a non-empty directory (files that already match are kept).
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     pub json: bool,

@@ -1,6 +1,7 @@
 //! `lakezip`: pack Iceberg and Delta warehouses into store-mode ZIP64 archives and read
 //! them back, whole or one table at a time.
 
+mod chain;
 mod cli;
 mod cmd;
 mod output;

@@ -18,6 +18,7 @@ pub mod http;
 pub mod local;
 pub mod memory;
 pub mod remote;
+pub mod restore;
 pub mod retry;
 pub mod runtime;
 pub mod s3;

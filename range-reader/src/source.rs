@@ -111,6 +111,32 @@ impl<S: RangeSource + ?Sized> RangeSource for Box<S> {
     }
 }
 
+impl<S: RangeSource + ?Sized> RangeSource for std::sync::Arc<S> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn len(&self) -> Result<u64> {
+        (**self).len()
+    }
+
+    fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
+        (**self).read_range(range)
+    }
+
+    fn read_suffix(&self, n: u64) -> Result<(u64, Vec<u8>)> {
+        (**self).read_suffix(n)
+    }
+
+    fn read_range_with(
+        &self,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        (**self).read_range_with(range, sink)
+    }
+}
+
 /// Checks `range` against a source length, for backends' `read_range`.
 pub(crate) fn check_range(name: &dyn Fn() -> String, range: &Range<u64>, len: u64) -> Result<()> {
     if range.start > range.end || range.end > len {

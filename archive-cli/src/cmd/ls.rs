@@ -10,14 +10,56 @@ use archive_format::spec::time::rfc3339;
 use archive_format::table::{self, SourceFile};
 use range_reader::archive::{TableView, open_directory, open_tables};
 
+use crate::chain::{LoadedChain, is_chain};
 use crate::cli::LsArgs;
 use crate::cmd::{table_line, table_record};
 use crate::output::Output;
 use crate::source::{self, Context};
 
 pub fn run(args: LsArgs, context: &Context) -> Result<ExitCode> {
-    let source = source::open(&args.archive, context)?;
     let mut out = Output::new(args.json);
+    if is_chain(&args.archive) {
+        let loaded = LoadedChain::load(&args.archive, context)?;
+        for entry in &loaded.chain.archives {
+            let files: u64 = entry.tables.iter().map(|t| t.files).sum();
+            let bytes: u64 = entry.tables.iter().map(|t| t.bytes).sum();
+            out.emit(
+                serde_json::json!({
+                    "type": "point",
+                    "id": entry.id,
+                    "kind": entry.kind,
+                    "base": entry.base,
+                    "created": entry.created,
+                    "location": entry.location,
+                    "size": entry.size,
+                    "sha256": entry.sha256,
+                    "tables": entry.tables.len(),
+                    "files": files,
+                    "bytes": bytes,
+                }),
+                || {
+                    let kind = serde_json::to_value(entry.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    format!(
+                        "{}  {}  {:<11} {:>10}  {:>4} tables {:>7} files {:>10}  {}",
+                        entry.id,
+                        entry.created,
+                        kind,
+                        crate::output::human_bytes(entry.size),
+                        entry.tables.len(),
+                        files,
+                        crate::output::human_bytes(bytes),
+                        entry.location
+                    )
+                },
+            )?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let source = source::open(&args.archive, context)?;
     if args.tables {
         let tables = match open_tables(&source)? {
             TableView::Indexed(_, index) => index.tables,
@@ -48,6 +90,7 @@ fn detected_tables(entries: &[Entry]) -> Vec<TableSummary> {
             size: e.uncompressed_size,
             mtime: e.mtime,
             mode: e.mode.unwrap_or(0o644),
+            held: None,
         })
         .collect();
     table::plan(files)

@@ -8,16 +8,22 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use archive_format::manifest::TableFormat;
-use archive_format::table::{self, SourceFile, TablePlan};
+use anyhow::{Context as _, Result, bail};
+use archive_format::manifest::chain::Chain;
+use archive_format::manifest::{ArchiveKind, Manifest, TableFormat};
+use archive_format::table::{self, Held, SourceFile, TablePlan};
 use archive_format::write::{PackOptions, PackProgress, pack};
 
+use crate::chain::{
+    LoadedChain, archive_manifest, relative_location, sha256_file, state_files, write_local_chain,
+};
 use crate::cli::PackArgs;
 use crate::cmd::{selects, table_line, table_record};
 use crate::output::{Output, bytes_bar, human_bytes};
+use crate::source::Context;
 
-pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
+pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
+    let quiet = context.quiet;
     let mut out = Output::new(args.json);
     if !args.force && fs::symlink_metadata(&args.output).is_ok() {
         bail!(
@@ -66,7 +72,47 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
     for t in &mut tables {
         t.snapshot = snapshot_of(t, &disk_paths);
     }
-    let total: u64 = tables.iter().flat_map(|t| &t.files).map(|f| f.size).sum();
+    // Incremental: the base's state decides which files are already held elsewhere.
+    let chain = match &args.chain {
+        Some(path) if path.exists() => Some((
+            path.clone(),
+            LoadedChain::load(&path.display().to_string(), context)?,
+        )),
+        Some(path) => Some((
+            path.clone(),
+            LoadedChain {
+                location: path.display().to_string(),
+                chain: Chain::default(),
+            },
+        )),
+        None => None,
+    };
+    if let Some((path, _)) = &chain {
+        // Fail before packing if DEST cannot be recorded relative to the chain.
+        relative_location(path, &args.output)?;
+    }
+    let base: Option<Manifest> = match (&chain, &args.base) {
+        (Some((_, loaded)), _) if !args.full => match loaded.chain.head() {
+            Some(head) => Some(
+                archive_manifest(&loaded.archive_location(&head.location), context).with_context(
+                    || format!("cannot read the chain's newest archive {}", head.id),
+                )?,
+            ),
+            None => None,
+        },
+        (None, Some(base)) => Some(archive_manifest(base, context)?),
+        _ => None,
+    };
+    let (held_files, held_bytes) = match &base {
+        Some(base) => mark_unchanged(&mut tables, base, &disk_paths)?,
+        None => (0, 0),
+    };
+    let total: u64 = tables
+        .iter()
+        .flat_map(|t| &t.files)
+        .filter(|f| f.held.is_none())
+        .map(|f| f.size)
+        .sum();
     let (created, deterministic) = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => (
             v.trim()
@@ -81,6 +127,12 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
         created,
         deterministic,
         tool: format!("lakezip {}", env!("CARGO_PKG_VERSION")),
+        kind: if base.is_some() {
+            ArchiveKind::Incremental
+        } else {
+            ArchiveKind::Full
+        },
+        base_archive_id: base.as_ref().map(|b| b.archive_id.clone()),
     };
     let dest = &args.output;
     let parent = match dest.parent() {
@@ -128,6 +180,22 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
         .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
     let manifest = &outcome.manifest;
     let files: u64 = manifest.tables.iter().map(|t| t.summary.files).sum();
+    if let Some((path, mut loaded)) = chain {
+        let location = relative_location(&path, dest)?;
+        let sha256 = sha256_file(dest)?;
+        loaded.chain.archives.push(Chain::entry_for(
+            manifest,
+            location,
+            outcome.archive_len,
+            sha256,
+        ));
+        write_local_chain(&path, &loaded.chain).with_context(|| {
+            format!(
+                "{} was written but the chain was not updated",
+                dest.display()
+            )
+        })?;
+    }
     for t in &manifest.tables {
         out.emit(table_record(&t.summary), || table_line(&t.summary))?;
     }
@@ -137,6 +205,10 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
             "archive": dest.display().to_string(),
             "archive_id": manifest.archive_id,
             "tables": manifest.tables.len(),
+            "kind": manifest.kind,
+            "base_archive_id": manifest.base_archive_id,
+            "unchanged_files": held_files,
+            "unchanged_bytes": held_bytes,
             "files": files,
             "bytes": total,
             "archive_bytes": outcome.archive_len,
@@ -154,6 +226,55 @@ pub fn run(args: PackArgs, quiet: bool) -> Result<ExitCode> {
     )?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks the files the base already holds with the same bytes, so they are not written
+/// again. Returns how many files and bytes are unchanged.
+///
+/// Table files are write-once by both table protocols, so a file with the base's path,
+/// size and mtime is trusted unchanged. Files that are rewritten in place — Delta's
+/// `_last_checkpoint`, Iceberg's `version-hint.text` — and every file outside a table are
+/// re-read and compared by CRC-32 instead: a same-size rewrite that keeps the mtime is
+/// still caught.
+fn mark_unchanged(
+    tables: &mut [TablePlan],
+    base: &Manifest,
+    disk_paths: &HashMap<String, PathBuf>,
+) -> Result<(u64, u64)> {
+    let state = state_files(base);
+    let (mut files, mut bytes) = (0, 0);
+    for table in tables {
+        let content_check_all = table.format == TableFormat::Files;
+        for file in &mut table.files {
+            let Some((record, holder)) = state.get(&file.path) else {
+                continue;
+            };
+            if record.size != file.size {
+                continue;
+            }
+            let mutable = file.path.ends_with("/_delta_log/_last_checkpoint")
+                || file.path.ends_with("/metadata/version-hint.text")
+                || file.path == "_delta_log/_last_checkpoint"
+                || file.path == "metadata/version-hint.text";
+            let unchanged = if content_check_all || mutable {
+                let path = disk_paths.get(&file.path).cloned().unwrap_or_default();
+                let bytes =
+                    fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                bytes.len() as u64 == record.size && crc32fast::hash(&bytes) == record.crc32
+            } else {
+                record.mtime == Some(file.mtime)
+            };
+            if unchanged {
+                file.held = Some(Held {
+                    archive: holder.clone(),
+                    crc32: record.crc32,
+                });
+                files += 1;
+                bytes += file.size;
+            }
+        }
+    }
+    Ok((files, bytes))
 }
 
 struct Found {
@@ -194,6 +315,7 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
                     size: meta.len(),
                     mtime: meta.mtime(),
                     mode: meta.permissions().mode() & 0o7777,
+                    held: None,
                 },
                 disk: path,
             });

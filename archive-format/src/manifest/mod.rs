@@ -12,6 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod chain;
+
 use crate::read::EndRecords;
 use crate::{Error, Result};
 
@@ -108,7 +110,9 @@ pub struct MemberRef {
     pub crc32: u32,
 }
 
-/// What the index and the manifest say about one table.
+/// What the index and the manifest say about one table. `files`, `bytes` and the ranges
+/// describe the members *this archive holds*; in an incremental archive the manifest's
+/// `entries` also list the files of the state that other archives hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableSummary {
     /// Table path inside the archive (`.` for loose files at the root).
@@ -198,6 +202,9 @@ pub struct FileRecord {
     /// CRC-32, 8 lowercase hex digits.
     #[serde(with = "crc_hex")]
     pub crc32: u32,
+    /// Modification time of the source file, Unix seconds (used to detect changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<i64>,
     /// Id of the archive holding the bytes, when not this one (incrementals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<String>,
@@ -285,15 +292,18 @@ pub fn check_consistency(
     let mut entries = directory.entries().iter().peekable();
     for table in &manifest.tables {
         let s = &table.summary;
-        if s.files != table.entries.len() as u64
-            || s.bytes != table.entries.iter().map(|f| f.size).sum::<u64>()
-        {
+        let held: Vec<&FileRecord> = table
+            .entries
+            .iter()
+            .filter(|f| f.archive.is_none())
+            .collect();
+        if s.files != held.len() as u64 || s.bytes != held.iter().map(|f| f.size).sum::<u64>() {
             return fail(format!(
                 "table {:?}: file count or byte total disagrees with its file list",
                 s.path
             ));
         }
-        for (i, file) in table.entries.iter().enumerate() {
+        for (i, file) in held.iter().enumerate() {
             let Some(entry) = entries.next() else {
                 return fail(format!(
                     "table {:?}: member {:?} is missing",
@@ -324,9 +334,7 @@ pub fn check_consistency(
                     s.path, entry.name
                 ));
             }
-            if i + 1 == table.entries.len()
-                && relative + entry.central_len != s.central_directory_range[1]
-            {
+            if i + 1 == held.len() && relative + entry.central_len != s.central_directory_range[1] {
                 return fail(format!(
                     "table {:?}: central directory range does not end at its last member",
                     s.path

@@ -28,6 +28,18 @@ pub struct SourceFile {
     pub mtime: i64,
     /// Unix permission bits.
     pub mode: u32,
+    /// Set when the file is not written because another archive already holds these exact
+    /// bytes (incremental archives).
+    pub held: Option<Held>,
+}
+
+/// Where an unchanged file's bytes already are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Id of the archive holding the bytes.
+    pub archive: String,
+    /// Their CRC-32.
+    pub crc32: u32,
 }
 
 /// A table (or group of loose files) and its members in archive order.
@@ -117,6 +129,26 @@ pub fn is_under(path: &str, root: &str) -> bool {
     root.is_empty()
         || path == root
         || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
+}
+
+/// True if a user's TABLE argument selects the table at `table_path`: the same path or a
+/// folder above it (`default.db` selects every table in it); `.` selects the root group.
+pub fn selects(argument: &str, table_path: &str) -> bool {
+    let argument = argument.trim_end_matches('/');
+    if argument == ROOT_GROUP || table_path == ROOT_GROUP {
+        return argument == table_path;
+    }
+    is_under(table_path, argument)
+}
+
+/// True if member `name` belongs to the table (or group) at `table_path`; the root group
+/// `.` holds the files without a folder.
+pub fn table_holds(table_path: &str, name: &str) -> bool {
+    if table_path == ROOT_GROUP {
+        !name.contains('/')
+    } else {
+        is_under(name, table_path)
+    }
 }
 
 fn display_root(root: &str) -> String {
@@ -266,6 +298,7 @@ mod tests {
             size: 1,
             mtime: 0,
             mode: 0o644,
+            held: None,
         }
     }
 

@@ -28,6 +28,10 @@ pub struct PackOptions {
     pub deterministic: bool,
     /// Program name and version recorded in the manifest.
     pub tool: String,
+    /// Full, or incremental (files with [`crate::table::Held`] set are not written).
+    pub kind: ArchiveKind,
+    /// The archive an incremental is based on.
+    pub base_archive_id: Option<String>,
 }
 
 /// Opens a source file: returns a reader and the path to name in errors.
@@ -82,6 +86,17 @@ pub fn pack<W: Write + Seek>(
             } else {
                 file.mtime
             };
+            if let Some(held) = &file.held {
+                entries.push(FileRecord {
+                    path: file.path.clone(),
+                    size: file.size,
+                    crc32: held.crc32,
+                    mtime: Some(file.mtime),
+                    archive: Some(held.archive.clone()),
+                });
+                (progress.file_done)(file);
+                continue;
+            }
             let (mut reader, path) = open(file)?;
             let meta = MemberMeta {
                 name: file.path.clone(),
@@ -95,6 +110,7 @@ pub fn pack<W: Write + Seek>(
                 path: file.path.clone(),
                 size: written.size,
                 crc32: written.crc32,
+                mtime: Some(file.mtime),
                 archive: None,
             });
         }
@@ -109,7 +125,7 @@ pub fn pack<W: Write + Seek>(
                 path: table.path.clone(),
                 format: table.format,
                 snapshot: table.snapshot.clone(),
-                files: entries.len() as u64,
+                files: entries.iter().filter(|e| e.archive.is_none()).count() as u64,
                 bytes,
                 data_range: [data_start, data_end],
                 central_directory_range: [central_start, central_offset],
@@ -118,15 +134,19 @@ pub fn pack<W: Write + Seek>(
         });
     }
     let archive_id = if options.deterministic {
-        deterministic_id(options.created, &manifests)
+        deterministic_id(
+            options.created,
+            options.base_archive_id.as_deref(),
+            &manifests,
+        )
     } else {
         uuid::Uuid::new_v4().to_string()
     };
     let manifest = Manifest {
         lakezip_manifest: FORMAT_VERSION,
         archive_id: archive_id.clone(),
-        kind: ArchiveKind::Full,
-        base_archive_id: None,
+        kind: options.kind,
+        base_archive_id: options.base_archive_id.clone(),
         created: time::rfc3339(options.created),
         source: options.source.clone(),
         tool: options.tool.clone(),
@@ -172,9 +192,11 @@ pub fn pack<W: Write + Seek>(
 
 /// A UUID (version 5 layout) derived from the creation time and every member's name,
 /// size, CRC-32: the same content gives the same id.
-fn deterministic_id(created: i64, tables: &[TableManifest]) -> String {
+fn deterministic_id(created: i64, base: Option<&str>, tables: &[TableManifest]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(created.to_le_bytes());
+    hasher.update(base.unwrap_or("").as_bytes());
+    hasher.update([0]);
     for table in tables {
         hasher.update(table.summary.path.as_bytes());
         hasher.update([0]);
@@ -183,6 +205,8 @@ fn deterministic_id(created: i64, tables: &[TableManifest]) -> String {
             hasher.update([0]);
             hasher.update(file.size.to_le_bytes());
             hasher.update(file.crc32.to_le_bytes());
+            hasher.update(file.archive.as_deref().unwrap_or("").as_bytes());
+            hasher.update([0]);
         }
     }
     let digest = hasher.finalize();
