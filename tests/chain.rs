@@ -403,3 +403,60 @@ fn assert_no_superseded_reads(work: &Path, backups: &Path, last: &Point, step: u
         "the test needs superseded members between used ones"
     );
 }
+
+#[test]
+fn consolidate_then_prune_keeps_every_kept_point_restorable() {
+    let work = tempfile::tempdir().unwrap();
+    let points = nightly(work.path(), 3);
+    let backups = work.path().join("backups");
+    let chain = backups.join("chain.json");
+    let chain_arg = chain.to_str().unwrap();
+    // Pruning a chain of full + incrementals deletes nothing: the kept points need them all.
+    let dry = json_lines(&common::lakezip_ok(&[
+        "prune",
+        chain_arg,
+        "--keep",
+        "1",
+        "--dry-run",
+        "--json",
+    ]));
+    assert!(dry.iter().all(|r| r["type"] != "delete"), "{dry:?}");
+    // A consolidated full archive of the newest point, built from the chain alone (the
+    // warehouse is gone), makes the older archives unnecessary.
+    std::fs::remove_dir_all(work.path().join("wh")).unwrap();
+    let consolidated = backups.join("consolidated.zip");
+    common::lakezip_ok(&[
+        "consolidate",
+        chain_arg,
+        "-o",
+        consolidated.to_str().unwrap(),
+    ]);
+    let dry = json_lines(&common::lakezip_ok(&[
+        "prune",
+        chain_arg,
+        "--keep",
+        "1",
+        "--dry-run",
+        "--json",
+    ]));
+    assert_eq!(
+        dry.iter().filter(|r| r["type"] == "delete").count(),
+        3,
+        "{dry:?}"
+    );
+    assert!(
+        backups.join("night-1.zip").exists(),
+        "a dry run deletes nothing"
+    );
+    common::lakezip_ok(&["prune", chain_arg, "--keep", "1"]);
+    for night in 1..=3 {
+        assert!(!backups.join(format!("night-{night}.zip")).exists());
+    }
+    let verified = common::lakezip_ok(&["verify", chain_arg]);
+    assert!(verified.starts_with("ok:"), "{verified}");
+    let dir = work.path().join("after-prune");
+    common::lakezip_ok(&["restore", chain_arg, "-C", dir.to_str().unwrap()]);
+    assert_restored(&dir, points.last().unwrap(), 3);
+    let unzip = run_ok(Command::new("unzip").args(["-tq", consolidated.to_str().unwrap()]));
+    assert!(unzip.contains("No errors"), "{unzip}");
+}

@@ -36,6 +36,8 @@ impl Cli {
             Command::Verify(a) => a.json,
             Command::Info(a) => a.json,
             Command::Restore(a) => a.json,
+            Command::Consolidate(a) => a.json,
+            Command::Prune(a) => a.json,
             Command::Cat(_) => false,
         }
     }
@@ -58,6 +60,10 @@ pub enum Command {
     Info(InfoArgs),
     /// Restore a point of a chain (or one full archive) exactly.
     Restore(RestoreArgs),
+    /// Write a new full archive of one point of a chain, from the chain alone.
+    Consolidate(ConsolidateArgs),
+    /// Delete the archives of a chain that no kept point needs.
+    Prune(PruneArgs),
 }
 
 /// `lakezip pack`.
@@ -168,6 +174,43 @@ pub struct RestoreArgs {
     /// Restore into a non-empty directory (files that already match are kept).
     #[arg(long)]
     pub force: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip consolidate`.
+#[derive(Debug, Args)]
+pub struct ConsolidateArgs {
+    /// The chain manifest.
+    #[arg(value_name = "CHAIN")]
+    pub chain: String,
+    /// The new full archive.
+    #[arg(short, long = "output", value_name = "NEW.zip")]
+    pub output: PathBuf,
+    /// The point to consolidate (default: the newest, which also appends the new archive to the chain).
+    #[arg(long, value_name = "ARCHIVE_ID")]
+    pub at: Option<String>,
+    /// Overwrite NEW.zip if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The chain manifest (local).
+    #[arg(value_name = "CHAIN")]
+    pub chain: String,
+    /// How many of the newest points to keep.
+    #[arg(long)]
+    pub keep: usize,
+    /// Only say what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     pub json: bool,

@@ -326,3 +326,72 @@ pub fn check_lakezip_metadata(
     archive_format::manifest::check_consistency(&manifest, &index, directory).map_err(fmt)?;
     Ok(Some(manifest))
 }
+
+/// A [`Read`] over one stored member's content, fetched a chunk at a time; at the end its
+/// size and CRC-32 are checked (a mismatch is an I/O error). Used to copy members from
+/// one archive into another without holding them in memory.
+pub struct EntryReader<S> {
+    source: S,
+    name: String,
+    data: Range<u64>,
+    expected_crc32: u32,
+    hasher: crc32fast::Hasher,
+    chunk: Vec<u8>,
+    chunk_at: usize,
+}
+
+impl<S: RangeSource> EntryReader<S> {
+    /// Checks the member's local header and prepares to read its data.
+    pub fn new(source: S, entry: &Entry) -> Result<Self> {
+        if entry.method != METHOD_STORED {
+            return Err(Error::format(
+                source.name(),
+                archive_format::Error::UnsupportedCompression {
+                    name: entry.name.clone(),
+                    method: entry.method,
+                },
+            ));
+        }
+        let data_offset = locate_data(&source, entry)?;
+        Ok(EntryReader {
+            name: entry.name.clone(),
+            data: data_offset..data_offset + entry.compressed_size,
+            expected_crc32: entry.crc32,
+            hasher: crc32fast::Hasher::new(),
+            chunk: Vec::new(),
+            chunk_at: 0,
+            source,
+        })
+    }
+}
+
+impl<S: RangeSource> Read for EntryReader<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.chunk_at == self.chunk.len() {
+            if self.data.start == self.data.end {
+                let actual = self.hasher.clone().finalize();
+                if actual != self.expected_crc32 {
+                    return Err(std::io::Error::other(format!(
+                        "{}: entry {:?}: crc-32 mismatch (expected {:08x}, computed {actual:08x})",
+                        self.source.name(),
+                        self.name,
+                        self.expected_crc32
+                    )));
+                }
+                return Ok(0);
+            }
+            let end = self.data.end.min(self.data.start + STREAM_CHUNK);
+            self.chunk = self
+                .source
+                .read_range(self.data.start..end)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.hasher.update(&self.chunk);
+            self.chunk_at = 0;
+            self.data.start = end;
+        }
+        let n = buf.len().min(self.chunk.len() - self.chunk_at);
+        buf[..n].copy_from_slice(&self.chunk[self.chunk_at..self.chunk_at + n]);
+        self.chunk_at += n;
+        Ok(n)
+    }
+}

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 mod cat;
+mod consolidate;
 mod extract;
 mod info;
 mod ls;
-mod pack;
+pub mod pack;
+mod prune;
 mod restore;
 mod verify;
 
@@ -27,6 +29,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => verify::run(args, &context),
         Command::Info(args) => info::run(args, &context),
         Command::Restore(args) => restore::run(args, &context),
+        Command::Consolidate(args) => consolidate::run(args, &context),
+        Command::Prune(args) => prune::run(args, &context),
     }
 }
 

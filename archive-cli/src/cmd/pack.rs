@@ -113,15 +113,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         .filter(|f| f.held.is_none())
         .map(|f| f.size)
         .sum();
-    let (created, deterministic) = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => (
-            v.trim()
-                .parse::<i64>()
-                .context("SOURCE_DATE_EPOCH must be whole seconds since 1970")?,
-            true,
-        ),
-        Err(_) => (now(), false),
-    };
+    let (created, deterministic) = now_or_epoch()?;
     let options = PackOptions {
         source: src.display().to_string(),
         created,
@@ -135,14 +127,6 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         base_archive_id: base.as_ref().map(|b| b.archive_id.clone()),
     };
     let dest = &args.output;
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let temp = tempfile::Builder::new()
-        .prefix(".lakezip-partial-")
-        .tempfile_in(&parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     let bar = bytes_bar(total, quiet, args.json, "packing");
     let mut open = |file: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
         let path = disk_paths
@@ -152,32 +136,8 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         let handle = fs::File::open(&path).map_err(|e| archive_format::Error::io(&path, e))?;
         Ok((Box::new(handle), path))
     };
-    let syncing = SyncingWriter::new(temp).context("cannot start writing the archive")?;
-    let outcome = pack(
-        BufWriter::with_capacity(128 * 1024, syncing),
-        &tables,
-        &mut open,
-        &options,
-        PackProgress {
-            bytes: &mut |n| bar.inc(n),
-            file_done: &mut |_| {},
-        },
-    )?;
+    let outcome = write_archive(dest, args.force, &tables, &mut open, &options, &bar)?;
     bar.finish_and_clear();
-    let temp = outcome
-        .output
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .finish()
-        .context("cannot flush the archive to disk")?;
-    let persisted = if args.force {
-        temp.persist(dest)
-    } else {
-        temp.persist_noclobber(dest)
-    };
-    persisted
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
     let manifest = &outcome.manifest;
     let files: u64 = manifest.tables.iter().map(|t| t.summary.files).sum();
     if let Some((path, mut loaded)) = chain {
@@ -226,6 +186,60 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     )?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What [`write_archive`] wrote.
+pub struct Written {
+    /// The embedded manifest.
+    pub manifest: Manifest,
+    /// Archive size.
+    pub archive_len: u64,
+}
+
+/// Writes an archive to a temporary file beside `dest`, flushes it to disk, then renames
+/// it into place (refusing an existing `dest` unless `force`).
+pub fn write_archive(
+    dest: &Path,
+    force: bool,
+    tables: &[TablePlan],
+    open: &mut archive_format::write::OpenSource<'_>,
+    options: &PackOptions,
+    bar: &indicatif::ProgressBar,
+) -> Result<Written> {
+    let parent = crate::chain::parent_dir(dest);
+    let temp = tempfile::Builder::new()
+        .prefix(".lakezip-partial-")
+        .tempfile_in(&parent)
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let syncing = SyncingWriter::new(temp).context("cannot start writing the archive")?;
+    let outcome = pack(
+        BufWriter::with_capacity(128 * 1024, syncing),
+        tables,
+        open,
+        options,
+        PackProgress {
+            bytes: &mut |n| bar.inc(n),
+            file_done: &mut |_| {},
+        },
+    )?;
+    let temp = outcome
+        .output
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .finish()
+        .context("cannot flush the archive to disk")?;
+    let persisted = if force {
+        temp.persist(dest)
+    } else {
+        temp.persist_noclobber(dest)
+    };
+    persisted
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
+    Ok(Written {
+        manifest: outcome.manifest,
+        archive_len: outcome.archive_len,
+    })
 }
 
 /// Marks the files the base already holds with the same bytes, so they are not written
@@ -441,5 +455,18 @@ impl std::io::Write for SyncingWriter {
 impl std::io::Seek for SyncingWriter {
     fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
         self.file.seek(pos)
+    }
+}
+
+/// Creation time: `SOURCE_DATE_EPOCH` (deterministic mode) or now.
+pub fn now_or_epoch() -> Result<(i64, bool)> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => Ok((
+            v.trim()
+                .parse::<i64>()
+                .context("SOURCE_DATE_EPOCH must be whole seconds since 1970")?,
+            true,
+        )),
+        Err(_) => Ok((now(), false)),
     }
 }
