@@ -254,7 +254,7 @@ fn restore_resumes_and_refuses_a_non_empty_target() {
 }
 
 #[test]
-fn restore_from_s3_and_http_fetches_no_superseded_bytes() {
+fn every_point_restores_from_s3_and_over_http() {
     let work = tempfile::tempdir().unwrap();
     let points = nightly(work.path(), 3);
     let backups = work.path().join("backups");
@@ -267,40 +267,33 @@ fn restore_from_s3_and_http_fetches_no_superseded_bytes() {
         let name = name.unwrap().file_name().into_string().unwrap();
         s3.put_file("lake", &format!("nightly/{name}"), &backups.join(&name));
     }
-    let dir = work.path().join("from-s3");
-    let mut cmd = Command::new(lakezip_bin());
-    s3.apply_env(&mut cmd).args([
-        "restore",
-        "s3://lake/nightly/chain.json",
-        "-C",
-        dir.to_str().unwrap(),
-    ]);
-    run_ok(&mut cmd);
-    assert_restored(&dir, last, 3);
-    // An earlier point, from S3 too.
-    let dir = work.path().join("from-s3-first");
-    let mut cmd = Command::new(lakezip_bin());
-    s3.apply_env(&mut cmd).args([
-        "restore",
-        "s3://lake/nightly/chain.json",
-        "--at",
-        &points[0].id,
-        "-C",
-        dir.to_str().unwrap(),
-    ]);
-    run_ok(&mut cmd);
-    assert_restored(&dir, &points[0], 1);
-
-    // HTTP: nginx serving the backups folder.
+    // Every point, from S3 and over HTTP (nginx serving the backups folder).
     let nginx = Nginx::start(&backups);
-    let dir = work.path().join("from-http");
-    common::lakezip_ok(&[
-        "restore",
-        &nginx.url_of("chain.json"),
-        "-C",
-        dir.to_str().unwrap(),
-    ]);
-    assert_restored(&dir, last, 3);
+    for (i, point) in points.iter().enumerate() {
+        let dir = work.path().join(format!("from-s3-{i}"));
+        let mut cmd = Command::new(lakezip_bin());
+        s3.apply_env(&mut cmd).args([
+            "restore",
+            "s3://lake/nightly/chain.json",
+            "--at",
+            &point.id,
+            "-C",
+            dir.to_str().unwrap(),
+        ]);
+        run_ok(&mut cmd);
+        assert_restored(&dir, point, i + 1);
+        let dir = work.path().join(format!("from-http-{i}"));
+        common::lakezip_ok(&[
+            "restore",
+            &nginx.url_of("chain.json"),
+            "--at",
+            &point.id,
+            "-C",
+            dir.to_str().unwrap(),
+        ]);
+        assert_restored(&dir, point, i + 1);
+    }
+    assert!(!last.files.is_empty());
 }
 
 /// Restores the newest point of the chain in `backups` through counting sources and
