@@ -453,3 +453,96 @@ fn consolidate_then_prune_keeps_every_kept_point_restorable() {
     let unzip = run_ok(Command::new("unzip").args(["-tq", consolidated.to_str().unwrap()]));
     assert!(unzip.contains("No errors"), "{unzip}");
 }
+
+#[test]
+fn base_full_table_selection_and_a_damaged_chain() {
+    let work = tempfile::tempdir().unwrap();
+    let points = nightly(work.path(), 2);
+    let backups = work.path().join("backups");
+    let chain = backups.join("chain.json");
+    let chain_arg = chain.to_str().unwrap();
+    let warehouse = work.path().join("wh");
+
+    // --full starts a new full archive in the same chain.
+    let full = json_lines(&common::lakezip_ok(&[
+        "pack",
+        warehouse.to_str().unwrap(),
+        "-o",
+        backups.join("full-again.zip").to_str().unwrap(),
+        "--chain",
+        chain_arg,
+        "--full",
+        "--json",
+    ]));
+    let summary = full.iter().find(|r| r["type"] == "summary").unwrap();
+    assert_eq!(summary["kind"], "full");
+    assert_eq!(summary["unchanged_files"], 0);
+
+    // --base makes an ad-hoc incremental: nothing changed, so it holds no table files.
+    let adhoc = work.path().join("adhoc.zip");
+    let records = json_lines(&common::lakezip_ok(&[
+        "pack",
+        warehouse.to_str().unwrap(),
+        "-o",
+        adhoc.to_str().unwrap(),
+        "--base",
+        backups.join("night-2.zip").to_str().unwrap(),
+        "--json",
+    ]));
+    let summary = records.iter().find(|r| r["type"] == "summary").unwrap();
+    assert_eq!(summary["kind"], "incremental");
+    assert_eq!(summary["files"], 0, "{summary}");
+    assert_eq!(
+        summary["unchanged_files"].as_u64().unwrap() as usize,
+        points[1].files.len()
+    );
+    // Alone, an incremental cannot be restored: its bytes are elsewhere.
+    let out = common::lakezip(&[
+        "restore",
+        adhoc.to_str().unwrap(),
+        "-C",
+        work.path().join("nope").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("restore it from its chain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // --table restores one table only.
+    let dir = work.path().join("one-table");
+    common::lakezip_ok(&[
+        "restore",
+        chain_arg,
+        "--table",
+        "delta/sales",
+        "-C",
+        dir.to_str().unwrap(),
+    ]);
+    let got = snapshot(&dir);
+    let expected: Vec<&String> = points[1]
+        .files
+        .keys()
+        .filter(|k| k.starts_with("delta/sales/"))
+        .collect();
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected);
+
+    // A flipped byte in an archive of the chain fails verify, naming the archive.
+    let night2 = backups.join("night-2.zip");
+    let mut bytes = std::fs::read(&night2).unwrap();
+    bytes[40] ^= 0x55;
+    std::fs::write(&night2, bytes).unwrap();
+    let out = common::lakezip(&["verify", chain_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("night-2.zip") && stderr.contains("SHA-256"),
+        "{stderr}"
+    );
+    // A missing archive too.
+    std::fs::remove_file(&night2).unwrap();
+    let out = common::lakezip(&["verify", chain_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+}

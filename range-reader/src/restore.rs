@@ -119,11 +119,11 @@ pub fn restore(
             continue;
         }
         let Some(position) = order.iter().position(|id| id == holder) else {
-            return Err(Error::NotFound {
-                source_name: "chain".into(),
-                what: "archive",
-                name: holder.clone(),
-                hint: format!(" (it holds {}; was it pruned?)", file.path),
+            return Err(Error::Refused {
+                name: file.path.clone(),
+                reason: format!(
+                    "its bytes are in archive {holder}, which is not available: restore it from its chain (or was that archive pruned?)"
+                ),
             });
         };
         wanted
