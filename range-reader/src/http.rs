@@ -14,7 +14,10 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE};
 
-use crate::remote::{BodyStream, Failure, Pin, Validator, parse_content_range, read_with_retries};
+use crate::remote::{
+    BodyStream, Failure, Pin, Validator, check_suffix, collect_range, parse_content_range,
+    read_with_retries, with_retries,
+};
 use crate::retry::RetryPolicy;
 use crate::runtime::block_on;
 use crate::source::RangeSource;
@@ -176,62 +179,26 @@ impl RangeSource for HttpSource {
     }
 
     fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity((range.end - range.start).min(64 << 20) as usize);
-        let expected = range.end - range.start;
-        self.read_range_with(range, &mut |chunk| {
-            out.extend_from_slice(chunk);
-            Ok(())
-        })?;
-        if out.len() as u64 != expected {
-            return Err(Error::Remote {
-                source_name: self.name.clone(),
-                message: format!("expected {expected} bytes, got {}", out.len()),
-            });
-        }
-        Ok(out)
+        collect_range(self, range)
     }
 
     fn read_suffix(&self, n: u64) -> Result<(u64, Vec<u8>)> {
-        let name = self.name.clone();
-        block_on(async {
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                let failure = match self.get(format!("bytes=-{n}"), None).await {
-                    Ok((response, got, total)) => {
-                        if got.end != total {
-                            return Err(Error::Remote {
-                                source_name: name.clone(),
-                                message: format!(
-                                    "a suffix read returned bytes {}..{} of {total}",
-                                    got.start, got.end
-                                ),
-                            });
-                        }
-                        let expected = got.end - got.start;
-                        match response.bytes().await {
-                            Ok(body) if body.len() as u64 == expected => {
-                                return Ok((got.start, body.to_vec()));
-                            }
-                            Ok(body) => {
-                                format!("suffix body of {} bytes, expected {expected}", body.len())
-                            }
-                            Err(e) => describe(&e),
-                        }
-                    }
-                    Err(Failure::Fatal(error)) => return Err(error),
-                    Err(Failure::Transient(message)) => message,
-                };
-                if attempts >= self.policy.max_attempts {
-                    return Err(Error::GaveUp {
-                        source_name: name.clone(),
-                        attempts,
-                        last: failure,
-                    });
-                }
-                tokio::time::sleep(self.policy.delay(attempts)).await;
+        block_on(with_retries(&self.name, &self.policy, || async move {
+            let (response, got, total) = self.get(format!("bytes=-{n}"), None).await?;
+            check_suffix(&self.name, &got, total)?;
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| Failure::Transient(describe(&e)))?;
+            if body.len() as u64 != got.end - got.start {
+                return Err(Failure::Transient(format!(
+                    "suffix body of {} bytes, expected {}",
+                    body.len(),
+                    got.end - got.start
+                )));
             }
-        })?
+            Ok((got.start, body.to_vec()))
+        }))?
     }
 
     fn read_range_with(

@@ -181,6 +181,71 @@ where
     Ok(())
 }
 
+/// Runs one whole-reply request (such as a suffix read) until it succeeds, fails fatally,
+/// or `policy` runs out of attempts.
+pub async fn with_retries<T, F, Fut>(
+    source_name: &str,
+    policy: &RetryPolicy,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, Failure>>,
+{
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let last = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(Failure::Fatal(error)) => return Err(error),
+            Err(Failure::Transient(message)) => message,
+        };
+        if attempts >= policy.max_attempts {
+            return Err(Error::GaveUp {
+                source_name: source_name.to_owned(),
+                attempts,
+                last,
+            });
+        }
+        tokio::time::sleep(policy.delay(attempts)).await;
+    }
+}
+
+/// `read_range` for streaming backends: collects `read_range_with` and checks the length.
+pub fn collect_range(source: &dyn crate::RangeSource, range: Range<u64>) -> Result<Vec<u8>> {
+    let expected = range.end - range.start;
+    let mut out = Vec::with_capacity(expected.min(64 << 20) as usize);
+    source.read_range_with(range, &mut |chunk| {
+        out.extend_from_slice(chunk);
+        Ok(())
+    })?;
+    if out.len() as u64 != expected {
+        return Err(Error::Remote {
+            source_name: source.name(),
+            message: format!("expected {expected} bytes, got {}", out.len()),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks that a suffix read reached the end of the object.
+pub fn check_suffix(
+    source_name: &str,
+    got: &Range<u64>,
+    total: u64,
+) -> std::result::Result<(), Failure> {
+    if got.end != total {
+        return Err(Failure::Fatal(Error::Remote {
+            source_name: source_name.to_owned(),
+            message: format!(
+                "a suffix read returned bytes {}..{} of {total}",
+                got.start, got.end
+            ),
+        }));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
