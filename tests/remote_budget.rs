@@ -196,6 +196,7 @@ fn a_large_member_is_split_into_parallel_slices() {
     .unwrap()
     .output
     .into_inner();
+    let source_bytes = archive.clone();
     let source = Counting::new(Memory::new("archive", archive));
     let TableView::Indexed(end, index) = open_tables(&source).unwrap() else {
         panic!("indexed")
@@ -221,11 +222,23 @@ fn a_large_member_is_split_into_parallel_slices() {
     .unwrap();
     let written = std::fs::read(dir.path().join("t/data/big.parquet")).unwrap();
     assert!(written == content("t/data/big.parquet", size));
-    // One request for the local header, then six 1 MiB slices.
-    assert_eq!(
-        source.stats().requests - before,
-        1 + 6,
-        "{:?}",
-        source.log()
-    );
+    // A damaged local header fails the first slice; the other slices wait for it and
+    // stop, and the error names the member (no hang, no file).
+    let mut damaged = source_bytes.clone();
+    damaged[30] ^= 0x20; // first byte of the local header's name
+    let damaged = Counting::new(Memory::new("damaged", damaged));
+    let other = tempfile::tempdir().unwrap();
+    let error = extract(
+        &damaged,
+        &entries.iter().collect::<Vec<_>>(),
+        other.path(),
+        options,
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("big.parquet"), "{error}");
+    assert!(!other.path().join("t/data/big.parquet").exists());
+    // Six 1 MiB slices of the local record (the first one checks the local header).
+    assert_eq!(source.stats().requests - before, 6, "{:?}", source.log());
 }

@@ -23,7 +23,6 @@ use archive_format::read::{Entry, LocalRecord};
 use archive_format::spec::local::{FIXED_LEN, LocalFileHeader};
 use archive_format::spec::{METHOD_DEFLATE, METHOD_STORED};
 
-use crate::archive::locate_data;
 use crate::coalesce::DEFAULT_MAX_GAP;
 use crate::source::RangeSource;
 use crate::{Error, Result};
@@ -78,12 +77,55 @@ enum Part {
         range: Range<u64>,
         members: Vec<usize>,
     },
+    /// One part-sized stretch of a large stored member's local record. Slice 0 starts at
+    /// the local header: it checks it and publishes where the data starts, which the
+    /// other slices (fetched in parallel) wait for before writing.
     Slice {
         member: usize,
         slice: usize,
         range: Range<u64>,
-        offset: u64,
     },
+}
+
+/// Where a sliced member's data starts, once its first slice has read the local header.
+/// `Err` when that slice failed (its worker reports the error).
+#[derive(Default)]
+struct DataStart {
+    value: Mutex<Option<std::result::Result<u64, ()>>>,
+    ready: std::sync::Condvar,
+}
+
+impl DataStart {
+    fn publish(&self, value: std::result::Result<u64, ()>) {
+        if let Ok(mut slot) = self.value.lock() {
+            slot.get_or_insert(value);
+        }
+        self.ready.notify_all();
+    }
+
+    fn wait(&self) -> std::result::Result<u64, ()> {
+        let Ok(mut slot) = self.value.lock() else {
+            return Err(());
+        };
+        loop {
+            if let Some(value) = *slot {
+                return value;
+            }
+            slot = match self.ready.wait(slot) {
+                Ok(slot) => slot,
+                Err(_) => return Err(()),
+            };
+        }
+    }
+}
+
+/// Publishes failure if the first slice ends without having published the data start.
+struct PublishOnDrop<'a>(&'a DataStart);
+
+impl Drop for PublishOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.publish(Err(()));
+    }
 }
 
 /// Upper bound of the bytes a member's local record occupies (header, data, descriptor).
@@ -100,31 +142,25 @@ fn is_sliced(entry: &Entry, options: &FetchOptions) -> bool {
 }
 
 /// Splits the members (`order` holds positions in file order) into parts.
-fn plan(
-    entries: &[&Entry],
-    order: &[usize],
-    data_offsets: &[Option<u64>],
-    options: &FetchOptions,
-) -> Vec<Part> {
+fn plan(entries: &[&Entry], order: &[usize], options: &FetchOptions) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut run: Option<(Range<u64>, Vec<usize>)> = None;
     for &i in order {
         let entry = entries[i];
-        if let Some(data_offset) = data_offsets[i] {
+        if is_sliced(entry, options) {
             if let Some((range, members)) = run.take() {
                 parts.push(Part::Run { range, members });
             }
-            let mut offset = 0;
+            let (mut start, end) = (entry.local_header_offset, record_end(entry));
             let mut slice = 0;
-            while offset < entry.compressed_size {
-                let len = options.part_size.min(entry.compressed_size - offset);
+            while start < end {
+                let stop = end.min(start + options.part_size);
                 parts.push(Part::Slice {
                     member: i,
                     slice,
-                    range: data_offset + offset..data_offset + offset + len,
-                    offset,
+                    range: start..stop,
                 });
-                offset += len;
+                start = stop;
                 slice += 1;
             }
             continue;
@@ -176,31 +212,27 @@ pub fn fetch<D: Destination>(
         .collect();
     order.sort_by_key(|&i| entries[i].local_header_offset);
     let workers = options.concurrency.max(1);
-    // Large stored members: read their local headers (in parallel) to know where the data starts.
+    // Large stored members are fetched in slices.
     let sliced: Vec<usize> = order
         .iter()
         .copied()
         .filter(|&i| is_sliced(entries[i], options))
         .collect();
-    let data_offsets: Vec<Option<u64>> = {
-        let found: Mutex<Vec<Option<u64>>> = Mutex::new(vec![None; entries.len()]);
-        run_parallel(workers, sliced.len(), |k| {
-            let i = sliced[k];
-            let offset = locate_data(source, entries[i])?;
-            lock(&found)?[i] = Some(offset);
-            Ok(())
-        })?;
-        found.into_inner().map_err(|_| poisoned())?
-    };
-    let parts = plan(entries, &order, &data_offsets, options);
+    let parts = plan(entries, &order, options);
     // Outputs of sliced members (read-only while the workers run) and their slices' CRC-32s.
     let mut outputs: Vec<Option<D::Output>> = Vec::new();
     outputs.resize_with(entries.len(), || None);
     let mut slice_crcs: Vec<Vec<Option<(crc32fast::Hasher, u64)>>> =
         vec![Vec::new(); entries.len()];
+    let mut starts: std::collections::HashMap<usize, DataStart> = std::collections::HashMap::new();
     for &i in &sliced {
         outputs[i] = Some(destination.create(i, entries[i])?);
-        slice_crcs[i] = vec![None; entries[i].compressed_size.div_ceil(options.part_size) as usize];
+        let slices = parts
+            .iter()
+            .filter(|p| matches!(p, Part::Slice { member, .. } if *member == i))
+            .count();
+        slice_crcs[i] = vec![None; slices];
+        starts.insert(i, DataStart::default());
     }
     let slice_crcs = Mutex::new(slice_crcs);
     let source_name = source.name();
@@ -223,20 +255,72 @@ pub fn fetch<D: Destination>(
             member,
             slice,
             range,
-            offset,
         } => {
             let entry = entries[*member];
             let output = outputs[*member].as_ref().ok_or_else(poisoned)?;
+            let start = starts.get(member).ok_or_else(poisoned)?;
             let mut hasher = crc32fast::Hasher::new();
-            let mut at = *offset;
-            source.read_range_with(range.clone(), &mut |chunk| {
-                hasher.update(chunk);
-                destination.write_at(entry, output, at, chunk)?;
-                at += chunk.len() as u64;
-                progress(chunk.len() as u64);
+            let mut written = 0u64;
+            let mut position = range.start;
+            let mut data_start = None;
+            // Slice 0 reads the local header first; the others wait for where data starts.
+            let mut header = Vec::new();
+            let _guard = (*slice == 0).then(|| PublishOnDrop(start));
+            if *slice > 0 {
+                match start.wait() {
+                    Ok(at) => data_start = Some(at),
+                    // The first slice failed; its worker reports why.
+                    Err(()) => return Ok(()),
+                }
+            }
+            source.read_range_with(range.clone(), &mut |mut chunk| {
+                let data_offset = match data_start {
+                    Some(at) => at,
+                    None => {
+                        // The fixed part tells the full length; take bytes until then.
+                        while LocalFileHeader::total_len(&header) != Some(header.len()) {
+                            if chunk.is_empty() {
+                                return Ok(());
+                            }
+                            let needed = LocalFileHeader::total_len(&header).unwrap_or(FIXED_LEN);
+                            let take = (needed - header.len()).min(chunk.len());
+                            header.extend_from_slice(&chunk[..take]);
+                            position += take as u64;
+                            chunk = &chunk[take..];
+                        }
+                        let record = LocalRecord::check(entry, &header)
+                            .map_err(|e| Error::format(&source_name, e))?;
+                        start.publish(Ok(record.data_offset));
+                        data_start = Some(record.data_offset);
+                        record.data_offset
+                    }
+                };
+                // The part of this chunk that is the member's data.
+                let data_end = data_offset + entry.compressed_size;
+                let from = position.max(data_offset);
+                let to = (position + chunk.len() as u64).min(data_end);
+                if from < to {
+                    let bytes = &chunk[(from - position) as usize..(to - position) as usize];
+                    hasher.update(bytes);
+                    destination.write_at(entry, output, from - data_offset, bytes)?;
+                    written += bytes.len() as u64;
+                    progress(bytes.len() as u64);
+                }
+                position += chunk.len() as u64;
                 Ok(())
             })?;
-            lock(&slice_crcs)?[*member][*slice] = Some((hasher, at - offset));
+            if data_start.is_none() {
+                return Err(Error::format(
+                    &source_name,
+                    archive_format::Error::Truncated {
+                        record: "local file header",
+                        offset: entry.local_header_offset,
+                        needed: FIXED_LEN as u64,
+                        available: header.len() as u64,
+                    },
+                ));
+            }
+            lock(&slice_crcs)?[*member][*slice] = Some((hasher, written));
             Ok(())
         }
     })?;
@@ -575,8 +659,7 @@ mod tests {
         let big = entry(108, 250, 392);
         let far = entry(1000, 5, 1039);
         let entries = [&a, &b, &big, &far];
-        let offsets = [None, None, Some(142), None];
-        let parts = plan(&entries, &[0, 1, 2, 3], &offsets, &options);
+        let parts = plan(&entries, &[0, 1, 2, 3], &options);
         let summary: Vec<String> = parts
             .iter()
             .map(|p| match p {
@@ -586,18 +669,17 @@ mod tests {
                 Part::Slice {
                     member,
                     range,
-                    offset,
-                    ..
-                } => format!("slice {member} {}..{} @{offset}", range.start, range.end),
+                    slice,
+                } => format!("slice {member}.{slice} {}..{}", range.start, range.end),
             })
             .collect();
         assert_eq!(
             summary,
             [
                 "run 0..108 [0, 1]",
-                "slice 2 142..242 @0",
-                "slice 2 242..342 @100",
-                "slice 2 342..392 @200",
+                "slice 2.0 108..208",
+                "slice 2.1 208..308",
+                "slice 2.2 308..392",
                 "run 1000..1039 [3]",
             ]
         );
