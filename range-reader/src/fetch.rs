@@ -151,17 +151,18 @@ fn plan(entries: &[&Entry], order: &[usize], options: &FetchOptions) -> Vec<Part
             if let Some((range, members)) = run.take() {
                 parts.push(Part::Run { range, members });
             }
-            let (mut start, end) = (entry.local_header_offset, record_end(entry));
-            let mut slice = 0;
-            while start < end {
-                let stop = end.min(start + options.part_size);
+            // Even slices of about part_size (a small remainder joins the others rather
+            // than costing a request of its own).
+            let (start, end) = (entry.local_header_offset, record_end(entry));
+            let len = end - start;
+            let part = options.part_size.max(1);
+            let count = (len / part + u64::from(len % part > part / 4)).max(1);
+            for slice in 0..count {
                 parts.push(Part::Slice {
                     member: i,
-                    slice,
-                    range: start..stop,
+                    slice: slice as usize,
+                    range: start + len * slice / count..start + len * (slice + 1) / count,
                 });
-                start = stop;
-                slice += 1;
             }
             continue;
         }
@@ -677,9 +678,9 @@ mod tests {
             summary,
             [
                 "run 0..108 [0, 1]",
-                "slice 2.0 108..208",
-                "slice 2.1 208..308",
-                "slice 2.2 308..392",
+                "slice 2.0 108..202",
+                "slice 2.1 202..297",
+                "slice 2.2 297..392",
                 "run 1000..1039 [3]",
             ]
         );
