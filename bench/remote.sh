@@ -23,6 +23,14 @@ work=$root/target/bench-remote
 www=$work/www
 out=$root/bench/results/remote.md
 
+mkdir -p "$work" "$www" "$root/bench/results"
+# one run at a time: concurrent runs would share the data and skew each other's times
+exec 9>"$work/.lock"
+if ! flock -n 9; then
+  echo >&2 "another bench/remote.sh is running; waiting for it"
+  flock 9
+fi
+
 cargo build --release --quiet -p archive-cli
 lakezip=$root/target/release/lakezip
 py=$root/.venv/bin/python
@@ -31,15 +39,16 @@ py=$root/.venv/bin/python
 nginx_bin=/usr/sbin/nginx
 [ -x "$nginx_bin" ] || nginx_bin=$(command -v nginx)
 
-mkdir -p "$work" "$www" "$work/logs" "$root/bench/results"
-rm -f "$work/logs"/*.log
+rm -rf "$work/logs" "$work"/out.*
+mkdir -p "$work/logs"
 tmp=$(mktemp -d /tmp/lakezip-bench-remote.XXXXXX)
+out_dir=$(mktemp -d "$work/out.XXXXXX") # extraction target, emptied before each run
 pids=()
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp" "$work/out"
+  rm -rf "$tmp" "$out_dir"
   if [ "${CLEAN:-0}" = 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -100,13 +109,11 @@ for t in range(50):
         f.write('{"metaData":{"id":"t%02d","format":{"provider":"parquet","options":{}},'
                 '"schemaString":"{}","partitionColumns":[],"configuration":{}}}\n' % t)
 PY
-  rm -f "$www/a.zip"
   touch "$work/wh.done"
 fi
-if [ ! -f "$www/a.zip" ]; then
-  note "packing a.zip"
-  "$lakezip" pack "$src1" -o "$www/a.zip" --quiet >&2
-fi
+# packed anew each run, by the lakezip under test (the layout may change between builds)
+note "packing a.zip"
+"$lakezip" pack "$src1" -o "$www/a.zip" --force --quiet >/dev/null
 
 # Case 3: one Delta table of 64 x 16 MiB random files.
 src3=$work/big
@@ -119,13 +126,11 @@ if [ ! -f "$work/big.done" ]; then
   done
   echo '{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}' \
     >"$src3/db/big/_delta_log/00000000000000000000.json"
-  rm -f "$www/big.zip"
   touch "$work/big.done"
 fi
-if [ ! -f "$www/big.zip" ]; then
-  note "packing big.zip"
-  "$lakezip" pack "$src3" -o "$www/big.zip" --quiet >&2
-fi
+note "packing big.zip"
+"$lakezip" pack "$src3" -o "$www/big.zip" --force --quiet >/dev/null
+sync
 
 # ---------------------------------------------------------------- servers
 log=$tmp/access.log
@@ -187,8 +192,8 @@ get_proxied=$(curl -s -o /dev/null -w '%{time_total}' "$proxied/big.zip")
 # ---------------------------------------------------------------- measuring
 cat >"$tmp/analyze.py" <<'PY'
 # analyze.py LOG DATA_START DATA_END
-#   -> "requests meta data bytes sizes small" (sizes: the data requests' sizes, no
-#      spaces; small: data requests under 4 KiB)
+#   -> "requests meta data bytes sizes small steps" (sizes: the data requests' sizes, no
+#      spaces; small: data requests under 4 KiB; steps: see below)
 import sys
 from collections import Counter
 start, end = int(sys.argv[2]), int(sys.argv[3])
@@ -217,7 +222,19 @@ else:
     flat = sorted(s for s, c in sizes.items() for _ in range(c))
     desc = f"{flat[0]}–{flat[-1]}_B_(median_{flat[len(flat) // 2]})"
 small = sum(c for s, c in sizes.items() if s < 4096)
-print(n, meta, data, total, desc, small)
+# sequential steps: requests that started when nothing else was in flight (each costs a
+# full round trip that no other transfer overlaps); times from $msec - $request_time
+spans = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    end_ms = round(float(f[7]) * 1000)
+    spans.append((end_ms - round(float(f[0]) * 1000), end_ms))
+steps, busy_until = 0, None
+for start_ms, end_ms in sorted(spans):
+    if busy_until is None or start_ms >= busy_until:
+        steps += 1
+    busy_until = end_ms if busy_until is None else max(busy_until, end_ms)
+print(n, meta, data, total, desc, small, steps)
 PY
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -227,7 +244,7 @@ table_json() { # zip table -> one JSON line of ls --tables
   "$lakezip" ls "$www/$1" --tables --json | jq -c --arg t "$2" 'select(.type=="table" and .path==$t)'
 }
 
-# measure LABEL ZIP TABLE SRC_TREE CMD... (CMD extracts into $work/out)
+# measure LABEL ZIP TABLE SRC_TREE CMD... (CMD extracts into $out_dir)
 # sets: r_time r_req r_meta r_data r_bytes r_largest r_ok r_stats
 measure() {
   local label=$1 zip=$2 table=$3 srctree=$4
@@ -237,11 +254,11 @@ measure() {
   dstart=$(jq '.data_range[0]' <<<"$tj")
   dend=$(jq '.data_range[1]' <<<"$tj")
   : >"$tmp/times"; : >"$tmp/reqs"; : >"$tmp/metas"; : >"$tmp/datas"; : >"$tmp/bytes"
-  : >"$tmp/largest"; : >"$tmp/stats"
+  : >"$tmp/largest"; : >"$tmp/stats"; : >"$tmp/steps"
   r_ok=yes
   for i in $(seq "$runs"); do
-    rm -rf "$work/out"
-    mkdir -p "$work/out"
+    rm -rf "$out_dir"
+    mkdir -p "$out_dir"
     sync # no writeback of the previous run's files during this one
     sleep 0.3 # let the previous run's log lines land
     before=$(wc -l <"$log")
@@ -256,9 +273,10 @@ measure() {
     tail -n +$((before + 1)) "$log" >"$tmp/run.log"
     cp "$tmp/run.log" "$work/logs/$(tr ' +' '_p' <<<"$label").log" # last run's requests
     echo "$end - $start" | bc | awk '{printf "%.3f\n", $1}' >>"$tmp/times"
-    read -r n m d b l sm < <("$py" "$tmp/analyze.py" "$tmp/run.log" "$dstart" "$dend")
+    read -r n m d b l sm st < <("$py" "$tmp/analyze.py" "$tmp/run.log" "$dstart" "$dend")
     l=${l//_/ }
     r_small=$sm
+    echo "$st" >>"$tmp/steps"
     echo "$n" >>"$tmp/reqs"; echo "$m" >>"$tmp/metas"; echo "$d" >>"$tmp/datas"
     echo "$b" >>"$tmp/bytes"; echo "$l" >>"$tmp/largest" # data request sizes
     if grep -q '"type":"summary"' "$tmp/cmd.out" 2>/dev/null; then
@@ -266,35 +284,36 @@ measure() {
         "$tmp/cmd.out" >>"$tmp/stats"
     fi
     # identical bytes, and nothing but the table
-    if ! diff -r "$work/out/$table" "$srctree/$table" >"$tmp/diff" 2>&1; then
+    if ! diff -r "$out_dir/$table" "$srctree/$table" >"$tmp/diff" 2>&1; then
       note "MISMATCH: $label run $i:"; head -5 "$tmp/diff" >&2
       r_ok="no (diff -r differs)"
     fi
     local extra
-    extra=$(cd "$work/out" && find . -type f | grep -v "^\./$table/" | head -3 || true)
+    extra=$(cd "$out_dir" && find . -type f | grep -v "^\./$table/" | head -3 || true)
     if [ -n "$extra" ]; then
       note "EXTRA FILES: $label: $extra"
       r_ok="no (extra files)"
     fi
     note "  $label run $i: $(tail -1 "$tmp/times") s, $n requests ($m meta + $d data), $b bytes"
   done
-  rm -rf "$work/out"
+  rm -rf "$out_dir"
   r_time=$(median <"$tmp/times")
   r_times=$(sort -n "$tmp/times" | tr '\n' ' ' | sed 's/ $//')
   r_req=$(range_of <"$tmp/reqs")
   r_meta=$(range_of <"$tmp/metas")
   r_data=$(range_of <"$tmp/datas")
   r_bytes=$(range_of <"$tmp/bytes")
+  r_steps=$(range_of <"$tmp/steps")
   r_largest=$(sort -u "$tmp/largest" | tr '\n' ';' | sed 's/;$//; s/;/; /g')
   r_stats=$(sort -u "$tmp/stats" | tr '\n' ';' | sed 's/;$//')
 }
 
 row() { # tool
-  md "| $1 | $r_req | $r_meta | $r_data | $r_bytes | $r_largest | $r_time ($r_times) | $r_ok |"
+  md "| $1 | $r_req | $r_meta | $r_data | $r_steps | $r_bytes | $r_largest | $r_time ($r_times) | $r_ok |"
 }
 header() {
-  md "| tool | requests | before data | data | bytes sent | data request sizes (bytes sent) | median s (all runs) | identical |"
-  md "|---|---|---|---|---|---|---|---|"
+  md "| tool | requests | before data | data | sequential steps | bytes sent | data request sizes (bytes sent) | median s (all runs) | identical |"
+  md "|---|---|---|---|---|---|---|---|---|"
 }
 
 # ---------------------------------------------------------------- report
@@ -320,7 +339,10 @@ md "- server: $("$nginx_bin" -v 2>&1 | sed 's/.*: //') on 127.0.0.1 (sendfile, k
 md "  remotezip $("$py" -c 'import importlib.metadata as m; print(m.version("remotezip"))') on $("$py" --version)"
 md "- requests and bytes: nginx access log (\`\$request_time \$status \$body_bytes_sent \$http_range\`), for both tools;"
 md "  *before data* = requests outside the table's \`data_range\` (end records, index, central"
-md "  directory), *data* = requests inside it. Time: wall clock of the whole command, median of $runs runs."
+md "  directory), *data* = requests inside it. *Sequential steps*: requests that began when no"
+md "  other request was in flight (from \`\$msec − \$request_time\`): each one costs a full round"
+md "  trip that nothing overlaps, so latency adds about steps × RTT. Time: wall clock of the"
+md "  whole command, median of $runs runs."
 md "- proxy: bench/latency_proxy.py delays every client→server chunk by $delay_ms ms (so each request"
 md "  costs one extra ${delay_ms} ms before the server sees it; connection setup is not delayed)."
 md "  One 1-byte request: ${probe_direct} s direct, ${probe_proxied} s through the proxy."
@@ -340,15 +362,22 @@ sleep 0.3
 ls_reqs=$(($(wc -l <"$log") - before))
 ls_bytes=$(tail -n "$ls_reqs" "$log" | awk '{s+=$3} END {print s+0}')
 measure "lakezip direct" a.zip "$target_table" "$src1" \
-  "$lakezip" extract "$direct/a.zip" "$target_table" -C "$work/out" --stats --json
+  "$lakezip" extract "$direct/a.zip" "$target_table" -C "$out_dir" --stats --json
 row lakezip
 lz_stats1=$r_stats
 lz_t=$r_time
 measure "remotezip direct" a.zip "$target_table" "$src1" \
-  "$py" "$root/bench/remotezip_extract.py" "$direct/a.zip" "$target_table" "$work/out"
+  "$py" "$root/bench/remotezip_extract.py" "$direct/a.zip" "$target_table" "$out_dir"
 row remotezip
+rz_t=$r_time
+measure "lakezip local" a.zip "$target_table" "$src1" \
+  "$lakezip" extract "$www/a.zip" "$target_table" -C "$out_dir" --json
+row "lakezip, local a.zip (reference, no HTTP)"
 md ""
-md "lakezip is $(echo "scale=1; $r_time / $lz_t" | bc)× faster than remotezip here."
+md "lakezip is $(echo "scale=1; $rz_t / $lz_t" | bc)× faster than remotezip here. The last row extracts the same"
+md "table from the archive on local disk into the same directory: most of lakezip's time is"
+md "creating the 1,051 files, which on this VM's ext4 (mounted with \`discard\`) varies between"
+md "runs and directories (0.05–0.35 s seen)."
 md "\`lakezip ls URL --tables\`: $ls_reqs requests, $ls_bytes bytes. lakezip's own"
 md "\`--stats\` (requests bytes_read): $lz_stats1. Load average (1 min) before/after: $load_before / $(load1)."
 load_note "$load_before"
@@ -362,8 +391,8 @@ md "the +${delay_ms} ms rows is the latency alone (the proxy itself is one Pytho
 md "every byte on the same $(nproc) cores)."
 md ""
 load_before=$(load1)
-md "| tool | path | requests | before data | data | bytes sent | data request sizes (bytes sent) | median s (all runs) | identical |"
-md "|---|---|---|---|---|---|---|---|---|"
+md "| tool | path | requests | before data | data | sequential steps | bytes sent | data request sizes (bytes sent) | median s (all runs) | identical |"
+md "|---|---|---|---|---|---|---|---|---|---|"
 before=$(wc -l <"$log")
 "$lakezip" ls "$proxied/a.zip" --tables --json >/dev/null
 sleep 0.3
@@ -375,28 +404,26 @@ for tool in lakezip remotezip; do
     url=${route#"$name":}
     if [ $tool = lakezip ]; then
       measure "lakezip $name" a.zip "$target_table" "$src1" \
-        "$lakezip" extract "$url/a.zip" "$target_table" -C "$work/out" --stats --json
+        "$lakezip" extract "$url/a.zip" "$target_table" -C "$out_dir" --stats --json
       lz_stats2=$r_stats
       lz_t=$r_time
     else
       measure "remotezip $name" a.zip "$target_table" "$src1" \
-        "$py" "$root/bench/remotezip_extract.py" "$url/a.zip" "$target_table" "$work/out"
+        "$py" "$root/bench/remotezip_extract.py" "$url/a.zip" "$target_table" "$out_dir"
     fi
     t2["$tool $name"]=$r_time
-    md "| $tool | $name | $r_req | $r_meta | $r_data | $r_bytes | $r_largest | $r_time ($r_times) | $r_ok |"
+    md "| $tool | $name | $r_req | $r_meta | $r_data | $r_steps | $r_bytes | $r_largest | $r_time ($r_times) | $r_ok |"
   done
 done
 md ""
-rtts() { # tool -> "X s ≈ N round trips"
-  local d
-  d=$(echo "${t2["$1 proxy +${delay_ms} ms"]} - ${t2["$1 proxy +0 ms"]}" | bc)
-  printf '%.3f s ≈ %.0f round trips' "$d" "$(echo "$d * 1000 / $delay_ms" | bc -l)"
-}
 md "At +${delay_ms} ms lakezip is $(echo "scale=1; $r_time / $lz_t" | bc)× faster than remotezip. Cost of the latency"
-md "(+${delay_ms} ms row − +0 ms row): lakezip $(rtts lakezip), remotezip $(rtts remotezip)."
-md "lakezip's requests come in 4 waves (end records, index, central directory slice, then the"
-md "data requests in parallel; \`\$msec\` in target/bench-remote/logs shows it); remotezip's"
-md "requests are one after another (end, central directory, then one per member). remotezip opens a new"
+md "(+${delay_ms} ms row − +0 ms row): lakezip $(printf '%.3f' "$(echo "${t2["lakezip proxy +${delay_ms} ms"]} - ${t2["lakezip proxy +0 ms"]}" | bc)") s,"
+md "remotezip $(printf '%.3f' "$(echo "${t2["remotezip proxy +${delay_ms} ms"]} - ${t2["remotezip proxy +0 ms"]}" | bc)") s (lakezip's difference is within the run-to-run noise of"
+md "creating the files, see section 1)."
+md "lakezip reads the end records, the index and the table's central directory slice one after"
+md "another, then the data in parallel requests; remotezip reads the end, the whole central"
+md "directory, then one request per member, one after another (see *sequential steps*; each"
+md "case's last run is in target/bench-remote/logs with \`\$msec\`). remotezip opens a new"
 md "connection per request (\`RemoteZip(url)\` without a session); the proxy charges no round trip"
 md "for that, which favours it."
 md "\`lakezip ls URL --tables\` through the proxy: $ls_reqs requests. lakezip \`--stats\`: $lz_stats2."
@@ -415,20 +442,22 @@ md "bandwidth; *proxy +0 ms* and *direct* rows are for reference. Every run writ
 md "1 GiB on local disk."
 md ""
 load_before=$(load1)
-md "| path | --concurrency | requests | before data | data | bytes sent | data request sizes (bytes sent) | median s (all runs) | MB/s | identical |"
-md "|---|---|---|---|---|---|---|---|---|---|"
+md "| path | --concurrency | requests | before data | data | sequential steps | bytes sent | data request sizes (bytes sent) | median s (all runs) | MB/s | identical |"
+md "|---|---|---|---|---|---|---|---|---|---|---|"
+declare -A t3
 for route in "proxy +${delay_ms} ms:$proxied" "proxy +0 ms:$proxied0" "direct:$direct"; do
   name=${route%%:http*}
   url=${route#"$name":}
   for c in 1 8; do
     measure "big $name c$c" big.zip db/big "$src3" \
-      "$lakezip" extract "$url/big.zip" db/big -C "$work/out" --concurrency "$c" --stats --json
+      "$lakezip" extract "$url/big.zip" db/big -C "$out_dir" --concurrency "$c" --stats --json
     mbs=$(echo "scale=0; $(jq .bytes <<<"$b_json") / $r_time / 1000000" | bc)
+    t3["$name $c"]=$r_time
     if [ "$c" = 1 ] && [ "$name" = "proxy +${delay_ms} ms" ]; then
       data_reqs=$r_data
       small_reqs=$r_small
     fi
-    md "| $name | $c | $r_req | $r_meta | $r_data | $r_bytes | $r_largest | $r_time ($r_times) | $mbs | $r_ok |"
+    md "| $name | $c | $r_req | $r_meta | $r_data | $r_steps | $r_bytes | $r_largest | $r_time ($r_times) | $mbs | $r_ok |"
   done
 done
 md ""
@@ -438,7 +467,11 @@ md ""
 md "For scale: one plain GET of the whole big.zip with curl (one stream, to /dev/null) takes"
 md "$get_direct s direct and $get_proxied s through the proxy (the proxy is one Python process, so"
 md "it also caps throughput). With --concurrency 1 the $data_reqs data requests ($small_reqs of them under"
-md "4 KiB) wait $delay_ms ms each in series: $(echo "scale=2; $data_reqs * $delay_ms / 1000" | bc) s of latency alone."
+md "4 KiB) wait $delay_ms ms each in series: $(echo "scale=2; $data_reqs * $delay_ms / 1000" | bc) s of latency alone. Measured cost of the"
+lat() { printf '%.3f' "$(echo "${t3["proxy +${delay_ms} ms $1"]} - ${t3["proxy +0 ms $1"]}" | bc)"; }
+md "latency (+${delay_ms} ms row − +0 ms row): $(lat 1) s with --concurrency 1, $(lat 8) s with --concurrency 8."
+md "With --concurrency 8 the *sequential steps* are counted at the server: a reply nginx has"
+md "finished sending can still be in the proxy's buffers, so not every step is idle time at lakezip."
 
 mv "$report" "$out"
 note "written $out"
