@@ -503,3 +503,90 @@ fn an_unreachable_server_gives_up_after_bounded_retries() {
         "giving up after 6 attempts: cannot connect",
     );
 }
+
+#[test]
+fn https_with_a_private_ca() {
+    common::require_tool("openssl", "openssl");
+    let dir = tempfile::tempdir().unwrap();
+    warehouse_archive(dir.path());
+    // A CA and a certificate for 127.0.0.1 signed by it.
+    let tls = tempfile::tempdir().unwrap();
+    let t = |name: &str| tls.path().join(name).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| run_ok(Command::new("openssl").args(args));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=lakezip test CA",
+        "-keyout",
+        &t("ca.key"),
+        "-out",
+        &t("ca.pem"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &t("key.pem"),
+        "-out",
+        &t("leaf.csr"),
+    ]);
+    std::fs::write(
+        t("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &t("leaf.csr"),
+        "-CA",
+        &t("ca.pem"),
+        "-CAkey",
+        &t("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &t("ext.cnf"),
+        "-out",
+        &t("cert.pem"),
+    ]);
+    let nginx = Nginx::start_tls(
+        dir.path(),
+        tls.path().join("cert.pem").as_path(),
+        tls.path().join("key.pem").as_path(),
+    );
+    let url = format!("{}/warehouse.zip", nginx.https_url.as_deref().unwrap());
+    // Untrusted: one clear error at once, no retries.
+    let out = run(Command::new(lakezip_bin())
+        .args(["ls", &url])
+        .env("SSL_CERT_FILE", t("cert.pem") + ".missing"));
+    assert_fails(&out, "certificate");
+    // Trusted through SSL_CERT_FILE: the table comes out byte for byte.
+    let restored = dir.path().join("restored");
+    assert_ok(&run(Command::new(lakezip_bin())
+        .args([
+            "extract",
+            &url,
+            "delta/sales",
+            "-C",
+            restored.to_str().unwrap(),
+        ])
+        .env("SSL_CERT_FILE", t("ca.pem"))));
+    assert_same_tree(&restored, "delta/sales");
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    assert_ok(&cmd.output().expect("run"))
+}

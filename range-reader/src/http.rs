@@ -75,10 +75,20 @@ impl HttpSource {
                 request = request.header(IF_UNMODIFIED_SINCE, modified);
             }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Failure::Transient(describe(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            let text = describe(&e);
+            // No retry fixes a certificate the client does not trust.
+            if text.contains("certificate") {
+                Failure::Fatal(Error::Remote {
+                    source_name: self.name.clone(),
+                    message: format!(
+                        "TLS: {text} (for a private CA, point SSL_CERT_FILE at its PEM certificate)"
+                    ),
+                })
+            } else {
+                Failure::Transient(text)
+            }
+        })?;
         let status = response.status();
         let remote = |message: String| {
             Failure::Fatal(Error::Remote {

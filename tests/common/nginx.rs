@@ -34,6 +34,8 @@ pub struct Nginx {
     pub port: u16,
     /// The directory it serves.
     pub root: PathBuf,
+    /// `https://127.0.0.1:PORT` when started with [`Nginx::start_tls`].
+    pub https_url: Option<String>,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -78,7 +80,22 @@ fn probe_token() -> String {
     )
 }
 
-fn config(dir: &Path, root: &Path, port: u16, token: &str) -> String {
+/// A certificate and key nginx serves HTTPS with, and the port it listens on for it.
+struct Tls<'a> {
+    cert: &'a Path,
+    key: &'a Path,
+    port: u16,
+}
+
+fn config(dir: &Path, root: &Path, port: u16, token: &str, tls: Option<&Tls<'_>>) -> String {
+    let tls_listen = tls.map_or(String::new(), |t| {
+        format!(
+            "listen 127.0.0.1:{} ssl;\n        ssl_certificate \"{}\";\n        ssl_certificate_key \"{}\";",
+            t.port,
+            t.cert.display(),
+            t.key.display()
+        )
+    });
     let d = dir.display();
     let r = root.display();
     // `user` only matters when nginx starts as root: keep the current user so that the
@@ -112,6 +129,7 @@ http {{
     keepalive_timeout 60s;
     server {{
         listen 127.0.0.1:{port};
+        {tls_listen}
         server_name localhost;
         root "{r}";
         location = /.lakezip-nginx-probe {{
@@ -152,6 +170,16 @@ fn probe(port: u16, token: &str) -> bool {
 impl Nginx {
     /// Starts nginx serving `root`; panics (with nginx's error log) if it cannot.
     pub fn start(root: &Path) -> Nginx {
+        Self::start_with(root, None)
+    }
+
+    /// Starts nginx serving `root` over HTTP and, with `cert`/`key` (PEM), over HTTPS too
+    /// ([`Nginx::https_url`]).
+    pub fn start_tls(root: &Path, cert: &Path, key: &Path) -> Nginx {
+        Self::start_with(root, Some((cert, key)))
+    }
+
+    fn start_with(root: &Path, tls: Option<(&Path, &Path)>) -> Nginx {
         let bin = nginx_bin();
         let root = root
             .canonicalize()
@@ -163,9 +191,14 @@ impl Nginx {
                 .tempdir()
                 .expect("nginx temp dir");
             let port = free_port();
+            let tls = tls.map(|(cert, key)| Tls {
+                cert,
+                key,
+                port: free_port(),
+            });
             let token = probe_token();
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(&conf, config(dir.path(), &root, port, &token))
+            std::fs::write(&conf, config(dir.path(), &root, port, &token, tls.as_ref()))
                 .expect("write nginx.conf");
             let log = |name: &str| {
                 std::fs::File::create(dir.path().join(name)).expect("nginx output file")
@@ -195,7 +228,7 @@ impl Nginx {
                     }
                     panic!(
                         "nginx exited ({status}) at start:\n{errors}\nconfig:\n{}",
-                        config(dir.path(), &root, port, &token)
+                        config(dir.path(), &root, port, &token, tls.as_ref())
                     );
                 }
                 if probe(port, &token) {
@@ -203,6 +236,9 @@ impl Nginx {
                         url: format!("http://127.0.0.1:{port}"),
                         port,
                         root,
+                        https_url: tls
+                            .as_ref()
+                            .map(|t| format!("https://127.0.0.1:{}", t.port)),
                         child,
                         dir,
                     };
