@@ -149,16 +149,29 @@ pub fn locate_data(source: &dyn RangeSource, entry: &Entry) -> Result<u64> {
     Ok(locate(source, entry)?.data_offset)
 }
 
-/// A [`Read`] over a byte range of a source, fetched a chunk at a time.
-struct RangeRead<'a> {
-    source: &'a dyn RangeSource,
+/// A [`Read`] over a byte range of a source, fetched a chunk at a time. A failed read
+/// keeps its [`Error`] in `error` (the `io::Error` only carries its message).
+struct RangeRead<S> {
+    source: S,
     range: Range<u64>,
     chunk: Vec<u8>,
     chunk_at: usize,
     error: Option<Error>,
 }
 
-impl Read for RangeRead<'_> {
+impl<S> RangeRead<S> {
+    fn new(source: S, range: Range<u64>) -> Self {
+        RangeRead {
+            source,
+            range,
+            chunk: Vec::new(),
+            chunk_at: 0,
+            error: None,
+        }
+    }
+}
+
+impl<S: RangeSource> Read for RangeRead<S> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.chunk_at == self.chunk.len() {
             if self.range.start == self.range.end {
@@ -236,13 +249,7 @@ pub fn stream_entry(
     if entry.method == METHOD_STORED {
         source.read_range_with(data, &mut take)?;
     } else {
-        let mut input = RangeRead {
-            source,
-            range: data,
-            chunk: Vec::new(),
-            chunk_at: 0,
-            error: None,
-        };
+        let mut input = RangeRead::new(source, data);
         let mut decoder = flate2::read::DeflateDecoder::new(&mut input);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -331,13 +338,10 @@ pub fn check_lakezip_metadata(
 /// size and CRC-32 are checked (a mismatch is an I/O error). Used to copy members from
 /// one archive into another without holding them in memory.
 pub struct EntryReader<S> {
-    source: S,
+    data: RangeRead<S>,
     name: String,
-    data: Range<u64>,
     expected_crc32: u32,
     hasher: crc32fast::Hasher,
-    chunk: Vec<u8>,
-    chunk_at: usize,
 }
 
 impl<S: RangeSource> EntryReader<S> {
@@ -354,44 +358,29 @@ impl<S: RangeSource> EntryReader<S> {
         }
         let data_offset = locate_data(&source, entry)?;
         Ok(EntryReader {
+            data: RangeRead::new(source, data_offset..data_offset + entry.compressed_size),
             name: entry.name.clone(),
-            data: data_offset..data_offset + entry.compressed_size,
             expected_crc32: entry.crc32,
             hasher: crc32fast::Hasher::new(),
-            chunk: Vec::new(),
-            chunk_at: 0,
-            source,
         })
     }
 }
 
 impl<S: RangeSource> Read for EntryReader<S> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.chunk_at == self.chunk.len() {
-            if self.data.start == self.data.end {
-                let actual = self.hasher.clone().finalize();
-                if actual != self.expected_crc32 {
-                    return Err(std::io::Error::other(format!(
-                        "{}: entry {:?}: crc-32 mismatch (expected {:08x}, computed {actual:08x})",
-                        self.source.name(),
-                        self.name,
-                        self.expected_crc32
-                    )));
-                }
-                return Ok(0);
+        let n = self.data.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let actual = self.hasher.clone().finalize();
+            if actual != self.expected_crc32 {
+                return Err(std::io::Error::other(format!(
+                    "{}: entry {:?}: crc-32 mismatch (expected {:08x}, computed {actual:08x})",
+                    self.data.source.name(),
+                    self.name,
+                    self.expected_crc32
+                )));
             }
-            let end = self.data.end.min(self.data.start + STREAM_CHUNK);
-            self.chunk = self
-                .source
-                .read_range(self.data.start..end)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            self.hasher.update(&self.chunk);
-            self.chunk_at = 0;
-            self.data.start = end;
         }
-        let n = buf.len().min(self.chunk.len() - self.chunk_at);
-        buf[..n].copy_from_slice(&self.chunk[self.chunk_at..self.chunk_at + n]);
-        self.chunk_at += n;
+        self.hasher.update(&buf[..n]);
         Ok(n)
     }
 }

@@ -81,61 +81,42 @@ pub trait RangeSource: Debug + Send + Sync {
     }
 }
 
-impl<S: RangeSource + ?Sized> RangeSource for Box<S> {
-    fn name(&self) -> String {
-        (**self).name()
-    }
+/// Smart pointers and references to a source are sources too.
+macro_rules! forward_range_source {
+    ($($pointer:ty),*) => {$(
+        impl<S: RangeSource + ?Sized> RangeSource for $pointer {
+            fn name(&self) -> String {
+                (**self).name()
+            }
 
-    fn len(&self) -> Result<u64> {
-        (**self).len()
-    }
+            fn len(&self) -> Result<u64> {
+                (**self).len()
+            }
 
-    fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
-        (**self).read_range(range)
-    }
+            fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
+                (**self).read_range(range)
+            }
 
-    fn read_suffix(&self, n: u64) -> Result<(u64, Vec<u8>)> {
-        (**self).read_suffix(n)
-    }
+            fn read_suffix(&self, n: u64) -> Result<(u64, Vec<u8>)> {
+                (**self).read_suffix(n)
+            }
 
-    fn read_range_with(
-        &self,
-        range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-    ) -> Result<()> {
-        (**self).read_range_with(range, sink)
-    }
+            fn read_range_with(
+                &self,
+                range: Range<u64>,
+                sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+            ) -> Result<()> {
+                (**self).read_range_with(range, sink)
+            }
 
-    fn read_ranges(&self, ranges: &[Range<u64>], max_gap: u64) -> Result<Vec<Vec<u8>>> {
-        (**self).read_ranges(ranges, max_gap)
-    }
+            fn read_ranges(&self, ranges: &[Range<u64>], max_gap: u64) -> Result<Vec<Vec<u8>>> {
+                (**self).read_ranges(ranges, max_gap)
+            }
+        }
+    )*};
 }
 
-impl<S: RangeSource + ?Sized> RangeSource for std::sync::Arc<S> {
-    fn name(&self) -> String {
-        (**self).name()
-    }
-
-    fn len(&self) -> Result<u64> {
-        (**self).len()
-    }
-
-    fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>> {
-        (**self).read_range(range)
-    }
-
-    fn read_suffix(&self, n: u64) -> Result<(u64, Vec<u8>)> {
-        (**self).read_suffix(n)
-    }
-
-    fn read_range_with(
-        &self,
-        range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-    ) -> Result<()> {
-        (**self).read_range_with(range, sink)
-    }
-}
+forward_range_source!(Box<S>, std::sync::Arc<S>, &S);
 
 /// Checks `range` against a source length, for backends' `read_range`.
 pub(crate) fn check_range(name: &dyn Fn() -> String, range: &Range<u64>, len: u64) -> Result<()> {

@@ -318,12 +318,6 @@ pub struct LocalRecord {
 }
 
 impl LocalRecord {
-    /// How many bytes to read at the local header offset to be sure of covering the whole
-    /// header: fixed part, the name, and the longest possible extra field.
-    pub fn max_header_len(entry: &Entry) -> u64 {
-        spec::local::FIXED_LEN as u64 + entry.raw_name_len + u64::from(u16::MAX)
-    }
-
     /// Parses the local header in `bytes` (starting at `entry.local_header_offset`) and
     /// checks it against the central entry: name, method, flags, and — unless a data
     /// descriptor follows — CRC-32 and sizes. The data must end before the next entry.
