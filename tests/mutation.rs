@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::PathBuf;
 
 use archive_format::table::{SourceFile, plan};
-use archive_format::write::{PackOptions, PackProgress, pack};
+use archive_format::write::{Opened, PackOptions, PackProgress, pack};
 use proptest::prelude::*;
 use range_reader::RangeSource;
 use range_reader::archive::{
@@ -47,11 +47,12 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
             held: None,
         })
         .collect();
-    let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        Ok((
-            Box::new(Cursor::new(files[&f.path].clone())),
-            PathBuf::from(&f.path),
-        ))
+    let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
+        Ok(Opened {
+            reader: Box::new(Cursor::new(files[&f.path].clone())),
+            path: PathBuf::from(&f.path),
+            crc32: None,
+        })
     };
     let options = PackOptions {
         source: "t".into(),
@@ -60,6 +61,7 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         tool: "t".into(),
         kind: archive_format::manifest::ArchiveKind::Full,
         base_archive_id: None,
+        archive_id: None,
     };
     let progress = PackProgress {
         bytes: &mut |_| {},

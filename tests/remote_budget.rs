@@ -8,11 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::PathBuf;
 
 use archive_format::table::{SourceFile, plan};
-use archive_format::write::{PackOptions, PackProgress, pack};
+use archive_format::write::{Opened, PackOptions, PackProgress, pack};
 use range_reader::archive::{TableView, open_tables, table_entries};
 use range_reader::counting::Counting;
 use range_reader::extract::{ExtractOptions, extract};
@@ -54,11 +54,12 @@ fn build() -> (Vec<u8>, BTreeMap<String, usize>) {
             held: None,
         })
         .collect();
-    let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        Ok((
-            Box::new(Cursor::new(content(&f.path, f.size as usize))),
-            PathBuf::from(&f.path),
-        ))
+    let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
+        Ok(Opened {
+            reader: Box::new(Cursor::new(content(&f.path, f.size as usize))),
+            path: PathBuf::from(&f.path),
+            crc32: None,
+        })
     };
     let options = PackOptions {
         source: "budget".into(),
@@ -67,6 +68,7 @@ fn build() -> (Vec<u8>, BTreeMap<String, usize>) {
         tool: "test".into(),
         kind: archive_format::manifest::ArchiveKind::Full,
         base_archive_id: None,
+        archive_id: None,
     };
     let progress = PackProgress {
         bytes: &mut |_| {},
@@ -168,11 +170,12 @@ fn a_large_member_is_split_into_parallel_slices() {
         mode: 0o644,
         held: None,
     }];
-    let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        Ok((
-            Box::new(Cursor::new(content(&f.path, f.size as usize))),
-            PathBuf::from(&f.path),
-        ))
+    let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
+        Ok(Opened {
+            reader: Box::new(Cursor::new(content(&f.path, f.size as usize))),
+            path: PathBuf::from(&f.path),
+            crc32: None,
+        })
     };
     let options = PackOptions {
         source: "big".into(),
@@ -181,6 +184,7 @@ fn a_large_member_is_split_into_parallel_slices() {
         tool: "test".into(),
         kind: archive_format::manifest::ArchiveKind::Full,
         base_archive_id: None,
+        archive_id: None,
     };
     let progress = PackProgress {
         bytes: &mut |_| {},

@@ -9,7 +9,7 @@ use std::io::{Cursor, Read};
 use std::path::PathBuf;
 
 use archive_format::table::{SourceFile, plan};
-use archive_format::write::{PackOptions, PackProgress, pack};
+use archive_format::write::{Opened, PackOptions, PackProgress, Streaming, pack};
 use proptest::prelude::*;
 use range_reader::archive::{
     TableView, check_lakezip_metadata, open_directory, open_tables, read_entry, table_entries,
@@ -60,6 +60,16 @@ fn consistent(
 fn build(
     files: &BTreeMap<String, (Vec<u8>, i64, u32)>,
 ) -> (Vec<u8>, archive_format::manifest::Manifest) {
+    let (bytes, manifest) = build_to(files, false).expect("pack");
+    (bytes, manifest)
+}
+
+/// Packs `files` to a seekable buffer, or with `streaming` to a forward-only one with every
+/// CRC-32 given up front (as a pack to S3 does).
+fn build_to(
+    files: &BTreeMap<String, (Vec<u8>, i64, u32)>,
+    streaming: bool,
+) -> archive_format::Result<(Vec<u8>, archive_format::manifest::Manifest)> {
     let sources = files
         .iter()
         .map(|(path, (bytes, mtime, mode))| SourceFile {
@@ -71,11 +81,12 @@ fn build(
         })
         .collect();
     let tables = plan(sources);
-    let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        Ok((
-            Box::new(Cursor::new(files[&f.path].0.clone())),
-            PathBuf::from(&f.path),
-        ))
+    let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
+        Ok(Opened {
+            reader: Box::new(Cursor::new(files[&f.path].0.clone())),
+            path: PathBuf::from(&f.path),
+            crc32: streaming.then(|| crc32fast::hash(&files[&f.path].0)),
+        })
     };
     let options = PackOptions {
         source: "proptest".into(),
@@ -84,19 +95,32 @@ fn build(
         tool: "test".into(),
         kind: archive_format::manifest::ArchiveKind::Full,
         base_archive_id: None,
+        archive_id: None,
     };
-    let outcome = pack(
-        Cursor::new(Vec::new()),
-        &tables,
-        &mut open,
-        &options,
-        PackProgress {
-            bytes: &mut |_| {},
-            file_done: &mut |_| {},
-        },
-    )
-    .expect("pack");
-    (outcome.output.into_inner(), outcome.manifest)
+    let (mut bytes, mut done) = (|_| {}, |_: &SourceFile| {});
+    let progress = PackProgress {
+        bytes: &mut bytes,
+        file_done: &mut done,
+    };
+    if streaming {
+        let outcome = pack(
+            Streaming(Vec::new()),
+            &tables,
+            &mut open,
+            &options,
+            progress,
+        )?;
+        Ok((outcome.output.0, outcome.manifest))
+    } else {
+        let outcome = pack(
+            Cursor::new(Vec::new()),
+            &tables,
+            &mut open,
+            &options,
+            progress,
+        )?;
+        Ok((outcome.output.into_inner(), outcome.manifest))
+    }
 }
 
 proptest! {
@@ -132,8 +156,10 @@ proptest! {
             }
             TableView::Directory(_) => prop_assert!(false, "our archive has an index"),
         }
-        // Deterministic mode: the same input gives the same bytes.
+        // Deterministic mode: the same input gives the same bytes, and so does a
+        // forward-only output given the CRC-32s first.
         prop_assert!(build(&files).0 == bytes);
+        prop_assert!(build_to(&files, true).expect("streaming pack").0 == bytes);
         // An independent reader (the zip crate) agrees.
         let mut other = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip crate opens it");
         for (name, (content, _, _)) in &files {
@@ -142,5 +168,68 @@ proptest! {
             member.read_to_end(&mut read).expect("zip crate reads member");
             prop_assert_eq!(&read, content);
         }
+    }
+}
+
+/// Members over the in-memory limit: a forward-only output writes the CRC-32 it was given
+/// and gets the same bytes as a seekable one; a wrong CRC-32 is reported as a changed
+/// source, never written as a member whose header disagrees with its data.
+#[test]
+fn streaming_output_needs_and_checks_the_crc() {
+    let big = (0..3 * 1024 * 1024 + 7)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect::<Vec<u8>>();
+    let mut files = BTreeMap::new();
+    files.insert(
+        "t/data/big.bin".to_owned(),
+        (big.clone(), 1_600_000_000, 0o644),
+    );
+    files.insert(
+        "t/small.txt".to_owned(),
+        (b"small".to_vec(), 1_600_000_000, 0o644),
+    );
+    let (seekable, _) = build_to(&files, false).expect("seekable pack");
+    let (streamed, _) = build_to(&files, true).expect("streaming pack");
+    assert!(seekable == streamed, "same bytes either way");
+
+    let tables = plan(vec![SourceFile {
+        path: "t/data/big.bin".into(),
+        size: big.len() as u64,
+        mtime: 1_600_000_000,
+        mode: 0o644,
+        held: None,
+    }]);
+    let options = PackOptions {
+        source: "test".into(),
+        created: 1_700_000_000,
+        deterministic: true,
+        tool: "test".into(),
+        kind: archive_format::manifest::ArchiveKind::Full,
+        base_archive_id: None,
+        archive_id: None,
+    };
+    for crc32 in [Some(crc32fast::hash(&big) ^ 1), None] {
+        let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
+            Ok(Opened {
+                reader: Box::new(Cursor::new(big.clone())),
+                path: PathBuf::from(&f.path),
+                crc32,
+            })
+        };
+        let error = pack(
+            Streaming(Vec::new()),
+            &tables,
+            &mut open,
+            &options,
+            PackProgress {
+                bytes: &mut |_| {},
+                file_done: &mut |_| {},
+            },
+        )
+        .expect_err("a wrong or missing CRC-32 is refused");
+        assert!(
+            matches!(error, archive_format::Error::SourceChanged { .. }),
+            "{error}"
+        );
     }
 }

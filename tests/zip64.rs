@@ -14,13 +14,15 @@
 mod common;
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use archive_format::table::{SourceFile, TablePlan};
-use archive_format::write::{MemberMeta, PackOptions, PackProgress, WrittenMember, ZipWriter};
+use archive_format::write::{
+    MemberMeta, Opened, PackOptions, PackProgress, WrittenMember, ZipWriter,
+};
 use common::{json_lines, lakezip_bin, lakezip_ok, require_tool, root, run_ok};
 use range_reader::archive::{TableView, open_directory, open_tables, stream_entry, table_entries};
 use range_reader::local::LocalFile;
@@ -366,7 +368,12 @@ fn more_than_65535_entries_use_zip64_end_records() {
                 .expect("add_bytes"),
         );
     }
-    writer.finish(b"").expect("finish").flush().expect("flush");
+    writer
+        .finish(b"")
+        .expect("finish")
+        .0
+        .flush()
+        .expect("flush");
 
     // The EOCD says "see ZIP64" in both count fields; the ZIP64 record has the real count.
     let raw = raw_end(&archive);
@@ -449,7 +456,7 @@ fn member_over_4_gib_and_members_after_it_use_zip64_fields() {
     let mut reported = 0u64;
     let mut source = File::open(&source_path).expect("open sparse source");
     let huge = writer
-        .add(meta(HUGE), BIG, &mut source, &source_path, &mut |n| {
+        .add(meta(HUGE), BIG, None, &mut source, &source_path, &mut |n| {
             reported += n
         })
         .expect("add huge member");
@@ -466,6 +473,7 @@ fn member_over_4_gib_and_members_after_it_use_zip64_fields() {
         .add(
             meta(AFTER_STREAMED),
             after_streamed.len() as u64,
+            None,
             &mut reader,
             Path::new(AFTER_STREAMED),
             &mut |_| {},
@@ -599,10 +607,14 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
     );
 
     let archive = tmp.path().join("packed.zip");
-    let mut open = |f: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
+    let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
         let path = src.join(&f.path);
         let handle = File::open(&path).map_err(|e| archive_format::Error::io(&path, e))?;
-        Ok((Box::new(handle), path))
+        Ok(Opened {
+            reader: Box::new(handle),
+            path: path,
+            crc32: None,
+        })
     };
     let outcome = archive_format::write::pack(
         SparseFile::create(&archive),
@@ -615,6 +627,7 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
             tool: "zip64 test".to_owned(),
             kind: archive_format::manifest::ArchiveKind::Full,
             base_archive_id: None,
+            archive_id: None,
         },
         PackProgress {
             bytes: &mut |_| {},

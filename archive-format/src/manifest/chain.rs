@@ -54,10 +54,29 @@ pub struct ChainEntry {
     pub size: u64,
     /// SHA-256 of the archive, lowercase hex.
     pub sha256: String,
+    /// For an archive stored in S3: what the store reported after the upload and lakezip
+    /// checked against the bytes it sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<StoredObject>,
     /// Creation time, RFC 3339.
     pub created: String,
     /// The state's tables.
     pub tables: Vec<ChainTable>,
+}
+
+/// How an object store holds an archive, as checked right after the upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredObject {
+    /// The object's ETag (for a multipart upload, `md5-of-part-md5s-N`).
+    pub etag: String,
+    /// Parts of the multipart upload (0: one PUT).
+    pub parts: u32,
+    /// The part size of a multipart upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
+    /// The store's CRC-32 checksum (base64; composite `…-N` for multipart), if it keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32: Option<String>,
 }
 
 /// The chain manifest.
@@ -192,6 +211,7 @@ impl Chain {
             location,
             size,
             sha256,
+            stored: None,
             created: manifest.created.clone(),
             tables: manifest
                 .tables
@@ -220,6 +240,7 @@ mod tests {
             location: format!("{id}.zip"),
             size: 1,
             sha256: "00".into(),
+            stored: None,
             created: "2026-01-01T00:00:00Z".into(),
             tables: vec![],
         }

@@ -2,16 +2,18 @@
 //! packer built on it ([`pack`]).
 //!
 //! Local headers always carry the real CRC-32 and sizes (no data descriptors): small
-//! members are read into memory first; larger ones are streamed and their CRC-32 is
-//! patched into the local header afterwards, which needs a seekable output. ZIP64 extra
-//! fields and end records are written exactly when a size, offset or count needs them.
+//! members are read into memory first; for larger ones the caller either gives the CRC-32
+//! up front (it is checked against the bytes as they are copied), or the output can
+//! patch ([`ArchiveOutput::can_patch`], a seekable file) and the CRC-32 is written into
+//! the local header afterwards. ZIP64 extra fields and end records are written exactly
+//! when a size, offset or count needs them.
 
 mod pack;
 
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-pub use pack::{OpenSource, PackOptions, PackOutcome, PackProgress, pack};
+pub use pack::{OpenSource, Opened, PackOptions, PackOutcome, PackProgress, pack};
 
 use crate::spec::central::CentralDirectoryHeader;
 use crate::spec::eocd::EndOfCentralDirectory;
@@ -25,6 +27,62 @@ use crate::{Error, Result, name};
 const BUFFER_LIMIT: u64 = 1024 * 1024;
 /// Copy buffer for streamed members.
 const COPY_BUFFER: usize = 1024 * 1024;
+
+/// Where an archive is written: a byte stream that may or may not be able to go back and
+/// overwrite the CRC-32 of a local header already written.
+pub trait ArchiveOutput: Write {
+    /// Whether [`ArchiveOutput::patch`] works.
+    fn can_patch(&self) -> bool;
+    /// Overwrites bytes at `offset` (from the start of the output) and returns to the end.
+    fn patch(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// Seekable outputs (files) patch by seeking.
+impl<W: Write + Seek> ArchiveOutput for W {
+    fn can_patch(&self) -> bool {
+        true
+    }
+
+    fn patch(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        let end = self.stream_position()?;
+        self.seek(SeekFrom::Start(offset))?;
+        self.write_all(bytes)?;
+        self.seek(SeekFrom::Start(end))?;
+        Ok(())
+    }
+}
+
+/// A forward-only output (an upload stream): every member larger than the in-memory limit
+/// needs its CRC-32 before its data.
+#[derive(Debug)]
+pub struct Streaming<W: Write>(pub W);
+
+impl<W: Write> Write for Streaming<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> ArchiveOutput for Streaming<W> {
+    fn can_patch(&self) -> bool {
+        false
+    }
+
+    fn patch(&mut self, _offset: u64, _bytes: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a streaming output cannot go back",
+        ))
+    }
+}
+
+/// Members up to this size are read into memory, so their CRC-32 is known before their
+/// header is written whatever the output.
+pub const IN_MEMORY_LIMIT: u64 = BUFFER_LIMIT;
 
 /// Metadata of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +116,7 @@ struct PendingCentral {
 
 /// A streaming writer of store-mode ZIP archives.
 #[derive(Debug)]
-pub struct ZipWriter<W: Write + Seek> {
+pub struct ZipWriter<W: ArchiveOutput> {
     out: W,
     position: u64,
     members: Vec<PendingCentral>,
@@ -66,7 +124,7 @@ pub struct ZipWriter<W: Write + Seek> {
     buffer: Vec<u8>,
 }
 
-impl<W: Write + Seek> ZipWriter<W> {
+impl<W: ArchiveOutput> ZipWriter<W> {
     /// Starts an archive at the output's current position, taken as offset 0.
     pub fn new(out: W) -> Self {
         ZipWriter {
@@ -93,11 +151,14 @@ impl<W: Write + Seek> ZipWriter<W> {
 
     /// Adds a member of `size` bytes read from `reader`. Exactly `size` bytes must be
     /// readable and then end of file, otherwise the source changed:
-    /// [`Error::SourceChanged`] names `source_path`.
+    /// [`Error::SourceChanged`] names `source_path`. `crc32` is the member's CRC-32 if the
+    /// caller knows it already (required for members over [`IN_MEMORY_LIMIT`] when the
+    /// output cannot patch); the bytes read must match it, otherwise the source changed.
     pub fn add(
         &mut self,
         meta: MemberMeta,
         size: u64,
+        crc32: Option<u32>,
         reader: &mut dyn Read,
         source_path: &std::path::Path,
         progress: &mut dyn FnMut(u64),
@@ -118,6 +179,7 @@ impl<W: Write + Seek> ZipWriter<W> {
             reason,
         };
         let read_err = |e| Error::io(source_path, e);
+        let expected = crc32;
         let crc32;
         if size <= BUFFER_LIMIT {
             let mut data = std::mem::take(&mut self.buffer);
@@ -133,13 +195,20 @@ impl<W: Write + Seek> ZipWriter<W> {
                 )));
             }
             crc32 = crc32fast::hash(&data);
+            check_expected(expected, crc32, &changed)?;
             let header = local_header(&meta, size, crc32);
             self.write_all(&header)?;
             self.write_all(&data)?;
             progress(size);
             self.buffer = data;
         } else {
-            let header = local_header(&meta, size, 0);
+            if expected.is_none() && !self.out.can_patch() {
+                return Err(Error::SourceChanged {
+                    path: source_path.to_owned(),
+                    reason: "internal: a streaming output needs the CRC-32 of a large member before its data".into(),
+                });
+            }
+            let header = local_header(&meta, size, expected.unwrap_or(0));
             self.write_all(&header)?;
             let mut hasher = crc32fast::Hasher::new();
             let mut buf = vec![0u8; COPY_BUFFER];
@@ -161,12 +230,16 @@ impl<W: Write + Seek> ZipWriter<W> {
                 return Err(changed(format!("listed as {size} bytes, read {copied}")));
             }
             crc32 = hasher.finalize();
-            let io = |e| Error::io("<archive>", e);
-            self.out
-                .seek(SeekFrom::Start(local_header_offset + local::CRC32_OFFSET))
-                .map_err(io)?;
-            self.out.write_all(&crc32.to_le_bytes()).map_err(io)?;
-            self.out.seek(SeekFrom::Start(self.position)).map_err(io)?;
+            if expected.is_some() {
+                check_expected(expected, crc32, &changed)?;
+            } else {
+                self.out
+                    .patch(
+                        local_header_offset + local::CRC32_OFFSET,
+                        &crc32.to_le_bytes(),
+                    )
+                    .map_err(|e| Error::io("<archive>", e))?;
+            }
         }
         let written = WrittenMember {
             local_header_offset,
@@ -182,7 +255,14 @@ impl<W: Write + Seek> ZipWriter<W> {
     pub fn add_bytes(&mut self, meta: MemberMeta, bytes: &[u8]) -> Result<WrittenMember> {
         let path = std::path::PathBuf::from(&meta.name);
         let mut reader = bytes;
-        self.add(meta, bytes.len() as u64, &mut reader, &path, &mut |_| {})
+        self.add(
+            meta,
+            bytes.len() as u64,
+            None,
+            &mut reader,
+            &path,
+            &mut |_| {},
+        )
     }
 
     /// Length of the central directory header the member at `index` will get.
@@ -203,8 +283,8 @@ impl<W: Write + Seek> ZipWriter<W> {
     }
 
     /// Writes the central directory and end records (ZIP64 ones when needed) with
-    /// `comment`, flushes, and returns the output.
-    pub fn finish(mut self, comment: &[u8]) -> Result<W> {
+    /// `comment`, flushes, and returns the output and the archive's length.
+    pub fn finish(mut self, comment: &[u8]) -> Result<(W, u64)> {
         if comment.len() > usize::from(u16::MAX) {
             return Err(Error::invalid(
                 "end of central directory",
@@ -267,7 +347,22 @@ impl<W: Write + Seek> ZipWriter<W> {
         .encode(&mut end);
         self.write_all(&end)?;
         self.out.flush().map_err(|e| Error::io("<archive>", e))?;
-        Ok(self.out)
+        Ok((self.out, self.position))
+    }
+}
+
+/// A CRC-32 known before the copy that the bytes do not match: the source changed between
+/// the checksum pass (or the store's recorded checksum) and the copy.
+fn check_expected(
+    expected: Option<u32>,
+    got: u32,
+    changed: &dyn Fn(String) -> Error,
+) -> Result<()> {
+    match expected {
+        Some(want) if want != got => Err(changed(format!(
+            "its CRC-32 was {want:08x} before the copy and {got:08x} during it"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -360,9 +455,4 @@ fn central_header(meta: &MemberMeta, written: &WrittenMember) -> CentralDirector
         extra,
         comment: Vec::new(),
     }
-}
-
-/// Error helper for callers that wrap I/O errors of the output.
-pub fn output_error(e: io::Error) -> Error {
-    Error::io("<archive>", e)
 }

@@ -1,12 +1,12 @@
 //! The packer: writes tables as contiguous groups, then the manifest and table index, then
 //! the central directory, and points the archive comment at the index.
 
-use std::io::{Read, Seek, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::{MemberMeta, ZipWriter};
+use super::{ArchiveOutput, MemberMeta, ZipWriter};
 use crate::manifest::{
     ArchiveKind, FORMAT_VERSION, FileRecord, INDEX_NAME, IndexPointer, MANIFEST_NAME, Manifest,
     MemberRef, TableIndex, TableManifest, TableSummary,
@@ -32,10 +32,32 @@ pub struct PackOptions {
     pub kind: ArchiveKind,
     /// The archive an incremental is based on.
     pub base_archive_id: Option<String>,
+    /// Use this archive id instead of a new one (a resumed upload must write the same
+    /// bytes as the interrupted run).
+    pub archive_id: Option<String>,
 }
 
-/// Opens a source file: returns a reader and the path to name in errors.
-pub type OpenSource<'a> = dyn FnMut(&SourceFile) -> Result<(Box<dyn Read>, PathBuf)> + 'a;
+/// An opened source file.
+pub struct Opened {
+    /// Its bytes.
+    pub reader: Box<dyn Read>,
+    /// The path (or URL) to name in errors.
+    pub path: PathBuf,
+    /// Its CRC-32 if known before reading (a checksum pass, or the store's checksum).
+    pub crc32: Option<u32>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("path", &self.path)
+            .field("crc32", &self.crc32)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens a source file.
+pub type OpenSource<'a> = dyn FnMut(&SourceFile) -> Result<Opened> + 'a;
 
 /// Callbacks for progress reporting.
 pub struct PackProgress<'a> {
@@ -65,7 +87,7 @@ pub struct PackOutcome<W> {
 /// Writes `tables` (members in the order given) to `out`.
 ///
 /// `open` opens a source file and returns a reader plus the path to name in errors.
-pub fn pack<W: Write + Seek>(
+pub fn pack<W: ArchiveOutput>(
     out: W,
     tables: &[TablePlan],
     open: &mut OpenSource<'_>,
@@ -97,13 +119,20 @@ pub fn pack<W: Write + Seek>(
                 (progress.file_done)(file);
                 continue;
             }
-            let (mut reader, path) = open(file)?;
+            let mut opened = open(file)?;
             let meta = MemberMeta {
                 name: file.path.clone(),
                 mtime,
                 mode: file.mode,
             };
-            let written = writer.add(meta, file.size, &mut reader, &path, progress.bytes)?;
+            let written = writer.add(
+                meta,
+                file.size,
+                opened.crc32,
+                &mut opened.reader,
+                &opened.path,
+                progress.bytes,
+            )?;
             (progress.file_done)(file);
             bytes += written.size;
             entries.push(FileRecord {
@@ -133,7 +162,9 @@ pub fn pack<W: Write + Seek>(
             entries,
         });
     }
-    let archive_id = if options.deterministic {
+    let archive_id = if let Some(id) = &options.archive_id {
+        id.clone()
+    } else if options.deterministic {
         deterministic_id(
             options.created,
             options.base_archive_id.as_deref(),
@@ -180,9 +211,7 @@ pub fn pack<W: Write + Seek>(
         length: index_written.size,
         crc32: index_written.crc32,
     };
-    let output = writer.finish(pointer.to_comment().as_bytes())?;
-    let mut output = output;
-    let archive_len = output.stream_position().map_err(super::output_error)?;
+    let (output, archive_len) = writer.finish(pointer.to_comment().as_bytes())?;
     Ok(PackOutcome {
         output,
         manifest,
