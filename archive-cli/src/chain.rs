@@ -150,3 +150,168 @@ pub fn relative_location(chain: &Path, archive: &Path) -> Result<String> {
         .map(str::to_owned)
         .with_context(|| format!("{} is not valid UTF-8", location.display()))
 }
+
+/// A chain manifest that `pack --chain` reads and then updates: a local file or an S3
+/// object. Updates are compare-and-swap: a chain changed by another writer since it was
+/// read is never overwritten.
+#[derive(Debug, Clone)]
+pub enum ChainFile {
+    /// A local path.
+    Local(PathBuf),
+    /// `s3://bucket/key`.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+}
+
+/// The version of a chain as read: its bytes (local) or ETag (S3); `None` if it did not
+/// exist yet.
+#[derive(Debug, Clone)]
+pub enum ChainVersion {
+    /// Local content.
+    Bytes(Option<Vec<u8>>),
+    /// S3 ETag.
+    ETag(Option<String>),
+}
+
+impl ChainFile {
+    /// The chain a `--chain` argument names.
+    pub fn parse(arg: &str) -> Result<Self> {
+        if arg.starts_with("s3://") {
+            match range_reader::s3::parse_s3_url(arg) {
+                Some((bucket, key)) if !key.is_empty() && !key.ends_with('/') => {
+                    Ok(ChainFile::S3 { bucket, key })
+                }
+                _ => bail!("{arg} is not an S3 object URL; expected s3://bucket/key.json"),
+            }
+        } else if arg.contains("://") {
+            bail!("{arg}: pack --chain takes a local path or s3://bucket/key.json")
+        } else {
+            Ok(ChainFile::Local(PathBuf::from(arg)))
+        }
+    }
+
+    /// Reads the chain (an empty one if it does not exist yet) and its version.
+    pub fn load(&self, context: &Context) -> Result<(LoadedChain, ChainVersion)> {
+        let (bytes, version) = match self {
+            ChainFile::Local(path) => match std::fs::read(path) {
+                Ok(bytes) => (Some(bytes.clone()), ChainVersion::Bytes(Some(bytes))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    (None, ChainVersion::Bytes(None))
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot read chain {}", path.display()));
+                }
+            },
+            ChainFile::S3 { bucket, key } => {
+                let client = crate::dest::client(context)?;
+                match range_reader::upload::get_object(
+                    &client,
+                    bucket,
+                    key,
+                    &range_reader::retry::RetryPolicy::from_env(),
+                )? {
+                    Some((bytes, etag)) => (Some(bytes), ChainVersion::ETag(Some(etag))),
+                    None => (None, ChainVersion::ETag(None)),
+                }
+            }
+        };
+        let chain = match bytes {
+            Some(bytes) => {
+                Chain::parse(&bytes).with_context(|| format!("cannot read chain {self}"))?
+            }
+            None => Chain::default(),
+        };
+        Ok((
+            LoadedChain {
+                location: self.to_string(),
+                chain,
+            },
+            version,
+        ))
+    }
+
+    /// Where the chain records `dest`: relative to the chain's folder, which must hold it.
+    pub fn relative_location(&self, dest: &crate::dest::Dest) -> Result<String> {
+        use crate::dest::Dest;
+        match (self, dest) {
+            (ChainFile::Local(chain), Dest::Local(archive)) => relative_location(chain, archive),
+            (ChainFile::S3 { bucket, key }, Dest::S3 { bucket: b, key: k }) if bucket == b => {
+                let folder = key.rfind('/').map(|i| &key[..=i]).unwrap_or("");
+                match k.strip_prefix(folder) {
+                    Some(rest) if !rest.is_empty() => Ok(rest.to_owned()),
+                    _ => bail!(
+                        "{dest} must be under the chain's folder s3://{bucket}/{folder}: chains locate archives relative to themselves"
+                    ),
+                }
+            }
+            _ => bail!(
+                "{dest} must be next to the chain {self} (same store, in the chain's folder or below it)"
+            ),
+        }
+    }
+
+    /// Writes `chain` if the stored chain is still `version`; otherwise fails without
+    /// writing (another writer got there first).
+    pub fn save(&self, chain: &Chain, version: &ChainVersion, context: &Context) -> Result<()> {
+        let lost = || {
+            anyhow::anyhow!(
+                "another writer updated the chain {self} while this pack ran; the chain was not changed"
+            )
+        };
+        match (self, version) {
+            (ChainFile::Local(path), ChainVersion::Bytes(read)) => {
+                // Hold a lock on the chain's folder while comparing and replacing, so two
+                // writers on this machine cannot interleave between the two.
+                let dir = parent_dir(path);
+                let lock = std::fs::File::open(&dir)
+                    .with_context(|| format!("cannot open {}", dir.display()))?;
+                lock.lock()
+                    .with_context(|| format!("cannot lock {}", dir.display()))?;
+                let now = match std::fs::read(path) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot read {}", path.display()));
+                    }
+                };
+                if now != *read {
+                    return Err(lost());
+                }
+                write_local_chain(path, chain)
+            }
+            (ChainFile::S3 { bucket, key }, ChainVersion::ETag(etag)) => {
+                let client = crate::dest::client(context)?;
+                let condition = match etag {
+                    Some(etag) => range_reader::upload::PutCondition::IfMatch(etag.clone()),
+                    None => range_reader::upload::PutCondition::IfNoneMatch,
+                };
+                match range_reader::upload::put_object(
+                    &client,
+                    bucket,
+                    key,
+                    chain.to_json(),
+                    condition,
+                    &range_reader::retry::RetryPolicy::from_env(),
+                ) {
+                    Ok(_) => Ok(()),
+                    Err(range_reader::Error::Precondition { .. }) => Err(lost()),
+                    Err(e) => Err(e).with_context(|| format!("cannot update the chain {self}")),
+                }
+            }
+            _ => bail!("internal: chain version of another kind"),
+        }
+    }
+}
+
+impl std::fmt::Display for ChainFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainFile::Local(path) => write!(f, "{}", path.display()),
+            ChainFile::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}

@@ -38,6 +38,7 @@ impl Cli {
             Command::Restore(a) => a.json,
             Command::Consolidate(a) => a.json,
             Command::Prune(a) => a.json,
+            Command::Cleanup(a) => a.json,
             Command::Cat(_) => false,
         }
     }
@@ -64,23 +65,27 @@ pub enum Command {
     Consolidate(ConsolidateArgs),
     /// Delete the archives of a chain that no kept point needs.
     Prune(PruneArgs),
+    /// Abort multipart uploads left open under an S3 prefix by interrupted packs.
+    Cleanup(CleanupArgs),
 }
 
 /// `lakezip pack`.
 #[derive(Debug, Args)]
 pub struct PackArgs {
-    /// Directory to pack: a warehouse, a table, or any tree of files.
-    pub src: PathBuf,
-    /// Archive to write.
+    /// What to pack: a directory or an S3 prefix (s3://bucket/prefix/) holding a warehouse,
+    /// a table, or any tree of files.
+    pub src: String,
+    /// Archive to write: a path or s3://bucket/key (streamed as a multipart upload).
     #[arg(short, long = "output", value_name = "DEST")]
-    pub output: PathBuf,
+    pub output: String,
     /// Pack only the tables under this path (relative to SRC); repeatable.
     #[arg(long = "table", value_name = "PATH")]
     pub tables: Vec<String>,
     /// Chain manifest: the first run writes a full archive and creates it; later runs write
-    /// an incremental archive against its newest archive and append to it.
+    /// an incremental archive against its newest archive and append to it. A path or
+    /// s3://bucket/key.json; DEST must be in its folder (or below).
     #[arg(long, value_name = "CHAIN.json", conflicts_with = "base")]
-    pub chain: Option<PathBuf>,
+    pub chain: Option<String>,
     /// Write an incremental archive against this archive (no chain file).
     #[arg(long, value_name = "ARCHIVE")]
     pub base: Option<String>,
@@ -90,6 +95,10 @@ pub struct PackArgs {
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Where an upload to S3 keeps its resume state (default: $LAKEZIP_STATE_DIR, else
+    /// $XDG_STATE_HOME/lakezip, else ~/.local/state/lakezip).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -185,9 +194,9 @@ pub struct ConsolidateArgs {
     /// The chain manifest.
     #[arg(value_name = "CHAIN")]
     pub chain: String,
-    /// The new full archive.
+    /// The new full archive: a path or s3://bucket/key.
     #[arg(short, long = "output", value_name = "NEW.zip")]
-    pub output: PathBuf,
+    pub output: String,
     /// The point to consolidate (default: the newest, which also appends the new archive to the chain).
     #[arg(long, value_name = "ARCHIVE_ID")]
     pub at: Option<String>,
@@ -211,6 +220,27 @@ pub struct PruneArgs {
     /// Only say what would be deleted.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lakezip cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The S3 prefix to clean: s3://bucket/prefix/ (or s3://bucket/ for the whole bucket).
+    #[arg(value_name = "S3_PREFIX")]
+    pub prefix: String,
+    /// Only list what would be aborted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only uploads started at least this long ago: 90s, 30m, 12h, 7d (default: all).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Where packs keep upload state (see `pack --state-dir`); the state of aborted
+    /// uploads is removed.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     pub json: bool,

@@ -4,8 +4,10 @@
 mod chain;
 mod cli;
 mod cmd;
+mod dest;
 mod output;
 mod source;
+mod warehouse;
 
 use std::process::ExitCode;
 

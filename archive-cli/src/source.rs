@@ -51,7 +51,7 @@ pub type Source = Counting<Box<dyn RangeSource>>;
 
 /// Opens the archive an argument names. Nothing is read yet.
 pub fn open(archive: &str, context: &Context) -> Result<Source> {
-    let policy = RetryPolicy::default();
+    let policy = RetryPolicy::from_env();
     let inner: Box<dyn RangeSource> = if archive.starts_with("s3://") {
         let options = S3Options {
             endpoint_url: context.endpoint_url.clone(),

@@ -30,6 +30,26 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The default policy, adjusted by `LAKEZIP_RETRY_ATTEMPTS` (attempts per request,
+    /// 1–100) and `LAKEZIP_RETRY_DELAY_MS` (first backoff in milliseconds, ≤ 60,000; the
+    /// longest backoff stays 150× that, at most 15 s). Unparsable values are ignored.
+    pub fn from_env() -> Self {
+        let mut policy = RetryPolicy::default();
+        let number = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let Some(n) = number("LAKEZIP_RETRY_ATTEMPTS").filter(|n| (1..=100).contains(n)) {
+            policy.max_attempts = n as u32;
+        }
+        if let Some(ms) = number("LAKEZIP_RETRY_DELAY_MS").filter(|ms| *ms <= 60_000) {
+            policy.base_delay = Duration::from_millis(ms);
+            policy.max_delay = Duration::from_millis(ms.saturating_mul(150)).min(policy.max_delay);
+        }
+        policy
+    }
+
     /// The pause before retry number `retry` (1-based): uniformly random in
     /// `[0, min(max_delay, base_delay × 2^(retry−1))]` ("full jitter"), so many clients
     /// backing off at once do not retry in lockstep.

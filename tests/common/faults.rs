@@ -134,15 +134,33 @@ pub enum Requests {
     AfterN(usize),
     /// Every request.
     All,
+    /// Requests with this method whose path and query contain `text`, from the
+    /// `from`-th such request on (1-based, counted among the matching requests only):
+    /// e.g. every S3 UploadPart from the third with `("PUT", "partNumber=", 3)`.
+    Matching {
+        /// `GET`, `PUT`, …
+        method: &'static str,
+        /// A substring of the path and query.
+        text: &'static str,
+        /// The first matching request the fault applies to.
+        from: usize,
+    },
 }
 
 impl Requests {
-    fn matches(&self, number: usize) -> bool {
+    /// `matching` is how many requests matched this rule's method and text so far,
+    /// this one included (0 if it does not match them).
+    fn matches(&self, number: usize, method: &str, path: &str, matching: usize) -> bool {
         match *self {
             Requests::Nth(n) => number == n,
             Requests::FirstN(n) => number <= n,
             Requests::AfterN(n) => number > n,
             Requests::All => true,
+            Requests::Matching {
+                method: m,
+                text,
+                from,
+            } => m == method && path.contains(text) && matching >= from,
         }
     }
 }
@@ -192,10 +210,30 @@ impl FaultPlan {
         self
     }
 
-    fn faults_for(&self, number: usize) -> Vec<Fault> {
+    fn faults_for(
+        &self,
+        number: usize,
+        method: &str,
+        path: &str,
+        seen: &mut std::collections::HashMap<(String, String), usize>,
+    ) -> Vec<Fault> {
         self.rules
             .iter()
-            .filter(|(when, _)| when.matches(number))
+            .filter(|(when, _)| {
+                let matching = match when {
+                    Requests::Matching {
+                        method: m, text, ..
+                    } if *m == method && path.contains(text) => {
+                        let count = seen
+                            .entry(((*m).to_owned(), (*text).to_owned()))
+                            .or_default();
+                        *count += 1;
+                        *count
+                    }
+                    _ => 0,
+                };
+                when.matches(number, method, path, matching)
+            })
             .map(|(_, fault)| fault.clone())
             .collect()
     }
@@ -229,6 +267,8 @@ struct ProxyState {
     plan: Mutex<FaultPlan>,
     log: Mutex<Vec<LoggedRequest>>,
     counter: AtomicUsize,
+    /// How many requests matched each `Requests::Matching` (method, text) so far.
+    seen: Mutex<std::collections::HashMap<(String, String), usize>>,
     client: Client<HttpConnector, Incoming>,
 }
 
@@ -257,6 +297,7 @@ impl FaultProxy {
             plan: Mutex::new(plan),
             log: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(0),
+            seen: Mutex::default(),
             client,
         });
         let service_state = Arc::clone(&state);
@@ -287,6 +328,7 @@ impl FaultProxy {
         let mut log = self.state.log.lock().unwrap();
         log.clear();
         self.state.counter.store(0, Ordering::SeqCst);
+        self.state.seen.lock().unwrap().clear();
     }
 }
 
@@ -331,11 +373,16 @@ async fn handle(
     mut req: Request<Incoming>,
 ) -> Response<BoxBody<Bytes, BoxError>> {
     let number = state.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let faults = state.plan.lock().unwrap().faults_for(number);
     let path = req
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let faults = state.plan.lock().unwrap().faults_for(
+        number,
+        req.method().as_str(),
+        &path,
+        &mut state.seen.lock().unwrap(),
+    );
     state.log.lock().unwrap().push(LoggedRequest {
         number,
         method: req.method().as_str().to_owned(),
@@ -371,8 +418,12 @@ async fn handle(
         let s3_code = match code {
             503 => "SlowDown",
             500 => "InternalError",
+            403 => "AccessDenied",
             _ => "InjectedFault",
         };
+        // Read the request body first, as a server does: answering before an upload's
+        // body is sent would show the client a broken pipe instead of the status.
+        let _ = req.body_mut().collect().await;
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{s3_code}</Code><Message>fault injected by the test proxy (request {number})</Message></Error>\n"
         );

@@ -4,7 +4,6 @@
 //! the new archive is appended to the chain, so older archives can then be pruned.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,26 +13,31 @@ use archive_format::manifest::ArchiveKind;
 use archive_format::manifest::chain::Chain;
 use archive_format::read::Entry;
 use archive_format::table::{SourceFile, TablePlan, table_holds};
-use archive_format::write::PackOptions;
+use archive_format::write::{Opened, PackOptions};
 use range_reader::archive::{EntryReader, TableView, open_tables, table_entries};
 
-use crate::chain::{
-    LoadedChain, manifest_of, relative_location, sha256_file, state_files, write_local_chain,
-};
+use crate::chain::{ChainFile, manifest_of, state_files};
 use crate::cli::ConsolidateArgs;
-use crate::cmd::pack::{now_or_epoch, write_archive};
+use crate::cmd::pack::now_or_epoch;
+use crate::dest::{self, Bars, Dest};
 use crate::output::{Output, bytes_bar, human_bytes};
 use crate::source::{self, Context};
 
 pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
     let mut out = Output::new(args.json);
-    if !args.force && std::fs::symlink_metadata(&args.output).is_ok() {
-        bail!(
-            "{} already exists; pass --force to overwrite it",
-            args.output.display()
-        );
-    }
-    let mut loaded = LoadedChain::load(&args.chain, context)?;
+    let output = Dest::parse(&args.output)?;
+    output.check_absent(args.force, context)?;
+    // Chains over HTTP are read-only; local and S3 chains can take the new archive.
+    let chain_file = (!args.chain.starts_with("http://") && !args.chain.starts_with("https://"))
+        .then(|| ChainFile::parse(&args.chain))
+        .transpose()?;
+    let (mut loaded, version) = match &chain_file {
+        Some(file) => {
+            let (loaded, version) = file.load(context)?;
+            (loaded, Some(version))
+        }
+        None => (crate::chain::LoadedChain::load(&args.chain, context)?, None),
+    };
     let point = match &args.at {
         Some(at) => loaded.chain.find(at)?.clone(),
         None => match loaded.chain.head() {
@@ -114,17 +118,22 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
         });
     }
     let (created, deterministic) = now_or_epoch()?;
-    let options = PackOptions {
+    let mut options = PackOptions {
         source: format!("{} at {}", args.chain, point.id),
         created,
         deterministic,
         tool: format!("lakezip {}", env!("CARGO_PKG_VERSION")),
         kind: ArchiveKind::Full,
         base_archive_id: None,
+        archive_id: None,
     };
     let total: u64 = files.values().map(|(f, _)| f.size).sum();
-    let bar = bytes_bar(total, context.quiet, args.json, "consolidating");
-    let mut open = |file: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
+    let prepared = dest::prepare(&output, args.force, &tables, &mut options, None, context)?;
+    let bars = Bars {
+        read: bytes_bar(total, context.quiet, args.json, "consolidating"),
+        upload: indicatif::ProgressBar::hidden(),
+    };
+    let mut open = |file: &SourceFile| -> archive_format::Result<Opened> {
         let (source, entry) = &members[&file.path];
         let reader = EntryReader::new(Arc::clone(source), entry).map_err(|e| {
             archive_format::Error::BadSource {
@@ -132,32 +141,38 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
                 reason: e.to_string(),
             }
         })?;
-        Ok((Box::new(reader), PathBuf::from(&file.path)))
+        // The chain recorded every member's CRC-32, so even an upload needs no extra pass.
+        Ok(Opened {
+            reader: Box::new(reader),
+            path: PathBuf::from(&file.path),
+            crc32: Some(entry.crc32),
+        })
     };
-    let written = write_archive(&args.output, args.force, &tables, &mut open, &options, &bar)?;
-    bar.finish_and_clear();
-    let appended = is_head && !args.chain.contains("://");
-    if appended {
-        let chain_path = PathBuf::from(&args.chain);
-        let location = relative_location(&chain_path, &args.output)?;
-        let sha256 = sha256_file(&args.output)?;
-        loaded.chain.archives.push(Chain::entry_for(
+    let written = dest::write_archive(prepared, &tables, &mut open, &options, &bars, context)?;
+    bars.read.finish_and_clear();
+    // Only a consolidation of the newest point extends the chain, and only if the new
+    // archive sits where the chain can name it.
+    let location = match &chain_file {
+        Some(file) if is_head => file.relative_location(&output).ok(),
+        _ => None,
+    };
+    let appended = location.is_some();
+    if let (Some(file), Some(location), Some(version)) = (&chain_file, location, &version) {
+        let mut entry = Chain::entry_for(
             &written.manifest,
             location,
             written.archive_len,
-            sha256,
-        ));
-        write_local_chain(&chain_path, &loaded.chain).with_context(|| {
-            format!(
-                "{} was written but the chain was not updated",
-                args.output.display()
-            )
-        })?;
+            written.sha256.clone(),
+        );
+        entry.stored = written.stored.clone();
+        loaded.chain.archives.push(entry);
+        file.save(&loaded.chain, version, context)
+            .with_context(|| format!("{output} was written but the chain was not updated"))?;
     }
     out.emit(
         serde_json::json!({
             "type": "summary",
-            "archive": args.output.display().to_string(),
+            "archive": output.to_string(),
             "archive_id": written.manifest.archive_id,
             "point": point.id,
             "files": files.len(),
@@ -169,12 +184,12 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
             let note = if appended {
                 "; appended to the chain"
             } else {
-                "; not added to the chain (only a consolidation of the newest point of a local chain is)"
+                "; not added to the chain (only a consolidation of the newest point, written in the chain's folder, is)"
             };
             format!(
                 "consolidated point {} into {} ({} files, {}){note}",
                 point.id,
-                args.output.display(),
+                output,
                 files.len(),
                 human_bytes(total)
             )

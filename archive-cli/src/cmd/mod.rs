@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod cat;
+mod cleanup;
 mod consolidate;
 mod extract;
 mod info;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => restore::run(args, &context),
         Command::Consolidate(args) => consolidate::run(args, &context),
         Command::Prune(args) => prune::run(args, &context),
+        Command::Cleanup(args) => cleanup::run(args, &context),
     }
 }
 

@@ -1,98 +1,78 @@
-//! `lakezip pack SRC -o DEST`: walk the source, detect tables, write the archive to a
-//! temporary file beside DEST and rename it into place.
+//! `lakezip pack SRC -o DEST`: list the source (a directory or an S3 prefix), detect
+//! tables, read the files in archive order with parallel reads, and write the archive
+//! (see [`crate::dest`] for local files and S3 uploads).
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::{BufWriter, Read};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use archive_format::manifest::chain::Chain;
 use archive_format::manifest::{ArchiveKind, Manifest, TableFormat};
 use archive_format::table::{self, Held, SourceFile, TablePlan};
-use archive_format::write::{PackOptions, PackProgress, pack};
+use archive_format::write::{IN_MEMORY_LIMIT, Opened, PackOptions};
+use range_reader::prefetch::{PrefetchItem, PrefetchOptions, PrefetchedFile, Prefetcher};
 
-use crate::chain::{
-    LoadedChain, archive_manifest, relative_location, sha256_file, state_files, write_local_chain,
-};
+use crate::chain::{ChainFile, archive_manifest, state_files};
 use crate::cli::PackArgs;
 use crate::cmd::{selects, table_line, table_record};
+use crate::dest::{self, Bars, Dest};
 use crate::output::{Output, bytes_bar, human_bytes};
 use crate::source::Context;
+use crate::warehouse::{Found, Warehouse};
 
 pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     let quiet = context.quiet;
     let mut out = Output::new(args.json);
-    if !args.force && fs::symlink_metadata(&args.output).is_ok() {
-        bail!(
-            "{} already exists; pass --force to overwrite it",
-            args.output.display()
-        );
+    let dest = Dest::parse(&args.output)?;
+    let chain_file = args.chain.as_deref().map(ChainFile::parse).transpose()?;
+    if let Some(chain) = &chain_file {
+        // Fail before packing if DEST cannot be recorded relative to the chain.
+        chain.relative_location(&dest)?;
     }
-    let src = &args.src;
-    let meta =
-        fs::metadata(src).with_context(|| format!("cannot read source {}", src.display()))?;
-    if !meta.is_dir() {
-        bail!(
-            "{} is not a directory; pack takes a warehouse, a table or any folder",
-            src.display()
-        );
-    }
-    let mut files = Vec::new();
-    walk(src, "", &mut files)?;
+    dest.check_absent(args.force, context)?;
+    let warehouse = Warehouse::open(&args.src, context)?;
+    let mut found = warehouse.list()?;
     // A source that is itself a table keeps its folder name, so it extracts as a table.
-    let prefix = match table::plan(files.iter().map(|f| f.file.clone()).collect()).as_slice() {
+    let prefix = match table::plan(found.iter().map(|f| f.file.clone()).collect()).as_slice() {
         [only] if only.path == table::ROOT_GROUP && only.format != TableFormat::Files => {
-            let name = fs::canonicalize(src)?
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "table".to_owned());
-            format!("{name}/")
+            format!(
+                "{}/",
+                warehouse
+                    .folder_name()
+                    .unwrap_or_else(|| "table".to_owned())
+            )
         }
         _ => String::new(),
     };
-    for f in &mut files {
+    for f in &mut found {
         f.file.path = format!("{prefix}{}", f.file.path);
     }
-    let disk_paths: HashMap<String, PathBuf> = files
+    let files: HashMap<String, Found> = found
         .iter()
-        .map(|f| (f.file.path.clone(), f.disk.clone()))
+        .map(|f| (f.file.path.clone(), f.clone()))
         .collect();
-    let mut tables = table::plan(files.into_iter().map(|f| f.file).collect());
+    let mut tables = table::plan(found.into_iter().map(|f| f.file).collect());
     if !args.tables.is_empty() {
         for wanted in &args.tables {
             if !tables.iter().any(|t| selects(wanted, &t.path)) {
-                bail!("no table {wanted:?} under {}", src.display());
+                bail!("no table {wanted:?} under {warehouse}");
             }
         }
         tables.retain(|t| args.tables.iter().any(|w| selects(w, &t.path)));
     }
     for t in &mut tables {
-        t.snapshot = snapshot_of(t, &disk_paths);
+        t.snapshot = snapshot_of(t, &warehouse, &files);
     }
     // Incremental: the base's state decides which files are already held elsewhere.
-    let chain = match &args.chain {
-        Some(path) if path.exists() => Some((
-            path.clone(),
-            LoadedChain::load(&path.display().to_string(), context)?,
-        )),
-        Some(path) => Some((
-            path.clone(),
-            LoadedChain {
-                location: path.display().to_string(),
-                chain: Chain::default(),
-            },
-        )),
+    let chain = match &chain_file {
+        Some(file) => Some(file.load(context)?),
         None => None,
     };
-    if let Some((path, _)) = &chain {
-        // Fail before packing if DEST cannot be recorded relative to the chain.
-        relative_location(path, &args.output)?;
-    }
     let base: Option<Manifest> = match (&chain, &args.base) {
-        (Some((_, loaded)), _) if !args.full => match loaded.chain.head() {
+        (Some((loaded, _)), _) if !args.full => match loaded.chain.head() {
             Some(head) => Some(
                 archive_manifest(&loaded.archive_location(&head.location), context).with_context(
                     || format!("cannot read the chain's newest archive {}", head.id),
@@ -104,7 +84,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         _ => None,
     };
     let (held_files, held_bytes) = match &base {
-        Some(base) => mark_unchanged(&mut tables, base, &disk_paths)?,
+        Some(base) => mark_unchanged(&mut tables, base, &warehouse, &files)?,
         None => (0, 0),
     };
     let total: u64 = tables
@@ -114,8 +94,8 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         .map(|f| f.size)
         .sum();
     let (created, deterministic) = now_or_epoch()?;
-    let options = PackOptions {
-        source: src.display().to_string(),
+    let mut options = PackOptions {
+        source: args.src.clone(),
         created,
         deterministic,
         tool: format!("lakezip {}", env!("CARGO_PKG_VERSION")),
@@ -125,36 +105,62 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
             ArchiveKind::Full
         },
         base_archive_id: base.as_ref().map(|b| b.archive_id.clone()),
+        archive_id: None,
     };
-    let dest = &args.output;
-    let bar = bytes_bar(total, quiet, args.json, "packing");
-    let mut open = |file: &SourceFile| -> archive_format::Result<(Box<dyn Read>, PathBuf)> {
-        let path = disk_paths
+    let prepared = dest::prepare(
+        &dest,
+        args.force,
+        &tables,
+        &mut options,
+        args.state_dir.as_deref(),
+        context,
+    )?;
+    let bars = pack_bars(total, &dest, quiet, args.json);
+    let mut reading = start_reading(&tables, &files, &warehouse, &dest, context)?;
+    let mut open = |file: &SourceFile| -> archive_format::Result<Opened> {
+        let name = files
             .get(&file.path)
-            .cloned()
-            .unwrap_or_else(|| src.join(&file.path));
-        let handle = fs::File::open(&path).map_err(|e| archive_format::Error::io(&path, e))?;
-        Ok((Box::new(handle), path))
+            .map(|f| f.source.name())
+            .unwrap_or_else(|| file.path.clone());
+        let fetched = match reading.next() {
+            Some(Ok(fetched)) => fetched,
+            Some(Err(e)) => {
+                return Err(archive_format::Error::io(&name, std::io::Error::other(e)));
+            }
+            None => {
+                return Err(archive_format::Error::io(
+                    &name,
+                    std::io::Error::other("internal: the read plan ended early"),
+                ));
+            }
+        };
+        Ok(Opened {
+            crc32: fetched.crc32,
+            reader: Box::new(fetched),
+            path: PathBuf::from(name),
+        })
     };
-    let outcome = write_archive(dest, args.force, &tables, &mut open, &options, &bar)?;
-    bar.finish_and_clear();
-    let manifest = &outcome.manifest;
-    let files: u64 = manifest.tables.iter().map(|t| t.summary.files).sum();
-    if let Some((path, mut loaded)) = chain {
-        let location = relative_location(&path, dest)?;
-        let sha256 = sha256_file(dest)?;
-        loaded.chain.archives.push(Chain::entry_for(
+    let written = dest::write_archive(prepared, &tables, &mut open, &options, &bars, context)?;
+    bars.read.finish_and_clear();
+    bars.upload.finish_and_clear();
+    let manifest = &written.manifest;
+    let files_written: u64 = manifest.tables.iter().map(|t| t.summary.files).sum();
+    if let (Some(file), Some((mut loaded, version))) = (&chain_file, chain) {
+        let location = file.relative_location(&dest)?;
+        let mut entry = Chain::entry_for(
             manifest,
             location,
-            outcome.archive_len,
-            sha256,
-        ));
-        write_local_chain(&path, &loaded.chain).with_context(|| {
-            format!(
-                "{} was written but the chain was not updated",
-                dest.display()
-            )
-        })?;
+            written.archive_len,
+            written.sha256.clone(),
+        );
+        entry.stored = written.stored.clone();
+        loaded.chain.archives.push(entry);
+        file.save(&loaded.chain, &version, context)
+            .with_context(|| {
+                format!(
+                    "{dest} was written but is not in the chain; rerun pack to record a new archive"
+                )
+            })?;
     }
     for t in &manifest.tables {
         out.emit(table_record(&t.summary), || table_line(&t.summary))?;
@@ -162,25 +168,28 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     out.emit(
         serde_json::json!({
             "type": "summary",
-            "archive": dest.display().to_string(),
+            "archive": dest.to_string(),
             "archive_id": manifest.archive_id,
             "tables": manifest.tables.len(),
             "kind": manifest.kind,
             "base_archive_id": manifest.base_archive_id,
             "unchanged_files": held_files,
             "unchanged_bytes": held_bytes,
-            "files": files,
+            "files": files_written,
             "bytes": total,
-            "archive_bytes": outcome.archive_len,
+            "archive_bytes": written.archive_len,
+            "sha256": written.sha256,
+            "stored": written.stored,
+            "resumed": written.resumed,
         }),
         || {
             format!(
-                "packed {} tables, {files} files, {} into {} ({} bytes, archive id {})",
+                "packed {} tables, {files_written} files, {} into {dest} ({} bytes, archive id {}{})",
                 manifest.tables.len(),
                 human_bytes(total),
-                dest.display(),
-                outcome.archive_len,
-                manifest.archive_id
+                written.archive_len,
+                manifest.archive_id,
+                if written.resumed { ", resumed an interrupted upload" } else { "" }
             )
         },
     )?;
@@ -188,58 +197,135 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What [`write_archive`] wrote.
-pub struct Written {
-    /// The embedded manifest.
-    pub manifest: Manifest,
-    /// Archive size.
-    pub archive_len: u64,
+/// The read and (for S3) upload progress bars.
+fn pack_bars(total: u64, dest: &Dest, quiet: bool, json: bool) -> Bars {
+    if quiet || json || !std::io::stderr().is_terminal() {
+        return Bars {
+            read: indicatif::ProgressBar::hidden(),
+            upload: indicatif::ProgressBar::hidden(),
+        };
+    }
+    let multi = indicatif::MultiProgress::new();
+    let read = multi.add(bytes_bar(total, quiet, json, "reading  "));
+    let upload = if dest.is_streaming() {
+        multi.add(bytes_bar(total, quiet, json, "uploading"))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    Bars { read, upload }
 }
 
-/// Writes an archive to a temporary file beside `dest`, flushes it to disk, then renames
-/// it into place (refusing an existing `dest` unless `force`).
-pub fn write_archive(
-    dest: &Path,
-    force: bool,
+/// Size of one read from a source.
+const READ_CHUNK: u64 = 8 * 1024 * 1024;
+
+/// Starts reading every file the archive will hold, in archive order, `--concurrency`
+/// reads at a time. For a streaming destination, members over the in-memory limit need
+/// their CRC-32 first: the store's own CRC-32 when it keeps a full-object one (one HEAD
+/// request each, made in parallel), else a checksum pass over the file before its data.
+fn start_reading(
     tables: &[TablePlan],
-    open: &mut archive_format::write::OpenSource<'_>,
-    options: &PackOptions,
-    bar: &indicatif::ProgressBar,
-) -> Result<Written> {
-    let parent = crate::chain::parent_dir(dest);
-    let temp = tempfile::Builder::new()
-        .prefix(".lakezip-partial-")
-        .tempfile_in(&parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    let syncing = SyncingWriter::new(temp).context("cannot start writing the archive")?;
-    let outcome = pack(
-        BufWriter::with_capacity(128 * 1024, syncing),
-        tables,
-        open,
-        options,
-        PackProgress {
-            bytes: &mut |n| bar.inc(n),
-            file_done: &mut |_| {},
-        },
-    )?;
-    let temp = outcome
-        .output
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .finish()
-        .context("cannot flush the archive to disk")?;
-    let persisted = if force {
-        temp.persist(dest)
-    } else {
-        temp.persist_noclobber(dest)
-    };
-    persisted
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
-    Ok(Written {
-        manifest: outcome.manifest,
-        archive_len: outcome.archive_len,
+    files: &HashMap<String, Found>,
+    warehouse: &Warehouse,
+    dest: &Dest,
+    context: &Context,
+) -> Result<Reading> {
+    let order: Vec<&Found> = tables
+        .iter()
+        .flat_map(|t| &t.files)
+        .filter(|f| f.held.is_none())
+        .map(|f| {
+            files
+                .get(&f.path)
+                .with_context(|| format!("internal: {} was not listed", f.path))
+        })
+        .collect::<Result<_>>()?;
+    let needs_crc = |f: &Found| dest.is_streaming() && f.file.size > IN_MEMORY_LIMIT;
+    let big: Vec<&Found> = order.iter().copied().filter(|f| needs_crc(f)).collect();
+    let stored = stored_crcs(warehouse, &big, context.concurrency)?;
+    let items = order
+        .iter()
+        .map(|f| PrefetchItem {
+            source: Arc::clone(&f.source),
+            len: f.file.size,
+            crc_first: needs_crc(f) && !stored.contains_key(&f.file.path),
+        })
+        .collect();
+    let known: Vec<Option<u32>> = order
+        .iter()
+        .map(|f| stored.get(&f.file.path).copied())
+        .collect();
+    Ok(Reading {
+        prefetcher: Prefetcher::start(
+            items,
+            PrefetchOptions {
+                chunk: READ_CHUNK,
+                concurrency: context.concurrency.max(1),
+            },
+        ),
+        known: known.into_iter(),
     })
+}
+
+/// The files being read, plus the CRC-32s the store already had, in the same order.
+struct Reading {
+    prefetcher: Prefetcher,
+    known: std::vec::IntoIter<Option<u32>>,
+}
+
+impl Reading {
+    fn next(&mut self) -> Option<range_reader::Result<PrefetchedFile>> {
+        let known = self.known.next().flatten();
+        self.prefetcher.next().map(|r| {
+            r.map(|mut file| {
+                if file.crc32.is_none() {
+                    file.crc32 = known;
+                }
+                file
+            })
+        })
+    }
+}
+
+/// The stored CRC-32 of every S3 object in `big` that has one, asked in parallel.
+fn stored_crcs(
+    warehouse: &Warehouse,
+    big: &[&Found],
+    concurrency: usize,
+) -> Result<HashMap<String, u32>> {
+    if !matches!(warehouse, Warehouse::S3 { .. }) || big.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let found = std::sync::Mutex::new(HashMap::new());
+    let failure = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.clamp(1, big.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = big.get(i) else { break };
+                    match warehouse.stored_crc32(f) {
+                        Ok(Some(crc)) => {
+                            if let Ok(mut map) = found.lock() {
+                                map.insert(f.file.path.clone(), crc);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            if let Ok(mut slot) = failure.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(found.into_inner().unwrap_or_default())
 }
 
 /// Marks the files the base already holds with the same bytes, so they are not written
@@ -253,7 +339,8 @@ pub fn write_archive(
 fn mark_unchanged(
     tables: &mut [TablePlan],
     base: &Manifest,
-    disk_paths: &HashMap<String, PathBuf>,
+    warehouse: &Warehouse,
+    listed: &HashMap<String, Found>,
 ) -> Result<(u64, u64)> {
     let state = state_files(base);
     let (mut files, mut bytes) = (0, 0);
@@ -271,9 +358,12 @@ fn mark_unchanged(
                 || file.path == "_delta_log/_last_checkpoint"
                 || file.path == "metadata/version-hint.text";
             let unchanged = if content_check_all || mutable {
-                let path = disk_paths.get(&file.path).cloned().unwrap_or_default();
-                let bytes =
-                    fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let found = listed
+                    .get(&file.path)
+                    .with_context(|| format!("internal: {} was not listed", file.path))?;
+                let bytes = warehouse
+                    .read(found)
+                    .with_context(|| format!("cannot read {}", found.source.name()))?;
                 bytes.len() as u64 == record.size && crc32fast::hash(&bytes) == record.crc32
             } else {
                 record.mtime == Some(file.mtime)
@@ -291,65 +381,12 @@ fn mark_unchanged(
     Ok((files, bytes))
 }
 
-struct Found {
-    file: SourceFile,
-    disk: PathBuf,
-}
-
-/// Lists regular files under `dir` (relative names with `/`). Symlinks and special files
-/// are refused: a backup that silently skips them would lose data.
-fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
-    let mut names: Vec<fs::DirEntry> = fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("cannot list {}", dir.display()))?;
-    names.sort_by_key(|e| e.file_name());
-    for entry in names {
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            bail!(
-                "{}: file name is not valid UTF-8; zip names must be UTF-8",
-                path.display()
-            );
-        };
-        let child = if relative.is_empty() {
-            name
-        } else {
-            format!("{relative}/{name}")
-        };
-        let meta = fs::symlink_metadata(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let kind = meta.file_type();
-        if kind.is_dir() {
-            walk(&path, &child, out)?;
-        } else if kind.is_file() {
-            out.push(Found {
-                file: SourceFile {
-                    path: child,
-                    size: meta.len(),
-                    mtime: meta.mtime(),
-                    mode: meta.permissions().mode() & 0o7777,
-                    held: None,
-                },
-                disk: path,
-            });
-        } else if kind.is_symlink() {
-            bail!(
-                "{} is a symbolic link; lakezip packs regular files only (copy the link's target instead)",
-                path.display()
-            );
-        } else {
-            bail!(
-                "{} is not a regular file (device, socket or pipe); lakezip packs regular files only",
-                path.display()
-            );
-        }
-    }
-    Ok(())
-}
-
 /// The snapshot id (Iceberg) or version (Delta) of a table, read from its files.
-fn snapshot_of(table: &TablePlan, disk_paths: &HashMap<String, PathBuf>) -> Option<String> {
+fn snapshot_of(
+    table: &TablePlan,
+    warehouse: &Warehouse,
+    files: &HashMap<String, Found>,
+) -> Option<String> {
     let root = if table.path == table::ROOT_GROUP {
         String::new()
     } else {
@@ -360,17 +397,16 @@ fn snapshot_of(table: &TablePlan, disk_paths: &HashMap<String, PathBuf>) -> Opti
         .iter()
         .filter_map(|f| f.path.strip_prefix(&root))
         .collect();
-    let on_disk = |relative_name: &str| {
-        disk_paths
-            .get(&format!("{root}{relative_name}"))
-            .cloned()
-            .unwrap_or_default()
+    let read = |relative_name: &str| -> Option<Vec<u8>> {
+        warehouse
+            .read(files.get(&format!("{root}{relative_name}"))?)
+            .ok()
     };
     match table.format {
         TableFormat::Iceberg => {
-            let hint = fs::read_to_string(on_disk("metadata/version-hint.text")).ok();
+            let hint = read("metadata/version-hint.text").and_then(|b| String::from_utf8(b).ok());
             let current = table::iceberg_current_metadata(&relative, hint.as_deref())?;
-            table::iceberg_snapshot_id(&fs::read(on_disk(current)).ok()?)
+            table::iceberg_snapshot_id(&read(current)?)
         }
         TableFormat::Delta => table::delta_version(&relative).map(|v| v.to_string()),
         TableFormat::Files => None,
@@ -382,80 +418,6 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// Writes the archive and flushes it to disk as it goes: every [`SYNC_EVERY`] bytes a
-/// background thread calls `fdatasync`, so the final `fsync` before the rename (which
-/// makes the archive durable before it appears at DEST) has little left to do and disk
-/// writeback overlaps with reading the sources.
-struct SyncingWriter {
-    file: tempfile::NamedTempFile,
-    since_sync: u64,
-    /// Dropping the sender ends the worker after its current sync.
-    requests: Option<std::sync::mpsc::SyncSender<()>>,
-    worker: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-const SYNC_EVERY: u64 = 64 * 1024 * 1024;
-
-impl SyncingWriter {
-    fn new(file: tempfile::NamedTempFile) -> std::io::Result<Self> {
-        let handle = file.as_file().try_clone()?;
-        // Capacity 1: at most one sync queued behind the running one; extra requests are dropped.
-        let (requests, receive) = std::sync::mpsc::sync_channel::<()>(1);
-        let worker = std::thread::spawn(move || {
-            while receive.recv().is_ok() {
-                handle.sync_data()?;
-            }
-            Ok(())
-        });
-        Ok(SyncingWriter {
-            file,
-            since_sync: 0,
-            requests: Some(requests),
-            worker: Some(worker),
-        })
-    }
-
-    /// Stops the background syncs and makes the whole file durable.
-    fn finish(mut self) -> std::io::Result<tempfile::NamedTempFile> {
-        self.stop()?;
-        self.file.as_file().sync_all()?;
-        Ok(self.file)
-    }
-
-    fn stop(&mut self) -> std::io::Result<()> {
-        self.requests = None;
-        match self.worker.take().map(|w| w.join()) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(std::io::Error::other("background sync thread panicked")),
-            None => Ok(()),
-        }
-    }
-}
-
-impl std::io::Write for SyncingWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.since_sync += n as u64;
-        if self.since_sync >= SYNC_EVERY {
-            self.since_sync = 0;
-            if let Some(requests) = &self.requests {
-                let _ = requests.try_send(());
-            }
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl std::io::Seek for SyncingWriter {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.file.seek(pos)
-    }
 }
 
 /// Creation time: `SOURCE_DATE_EPOCH` (deterministic mode) or now.
