@@ -6,6 +6,8 @@
 //!   requests and bytes for `--stats` and request-budget tests.
 //! - [`archive`]: drives the sans-io reader core of `archive-format` over a source:
 //!   open the directory or the table index, stream and verify members, extract safely.
+//! - [`prefetch`]: reads many files ahead of a consumer, in parallel and in order (the
+//!   packer's input).
 #![forbid(unsafe_code)]
 
 pub mod archive;
@@ -17,6 +19,7 @@ pub mod fetch;
 pub mod http;
 pub mod local;
 pub mod memory;
+pub mod prefetch;
 pub mod remote;
 pub mod restore;
 pub mod retry;

@@ -37,12 +37,22 @@ pub struct Pin {
 }
 
 impl Pin {
+    /// A pin set in advance, from a listing that already gave the validator and length, so
+    /// that the first request carries `If-Match` too.
+    pub fn preset(validator: Validator, len: u64) -> Self {
+        Pin {
+            state: Mutex::new(Some((validator, len))),
+        }
+    }
+
     /// The pinned validator and length, if a read happened.
     pub fn get(&self) -> Option<(Validator, u64)> {
         self.state.lock().ok().and_then(|s| s.clone())
     }
 
     /// Pins on the first call; afterwards checks that the reply describes the same object.
+    /// A pin without any validator (a listing without ETags, a reply without one) takes
+    /// the first validator a later reply carries.
     pub fn check(&self, source_name: &str, validator: Validator, len: u64) -> Result<()> {
         let mut state = self.state.lock().map_err(|_| Error::Remote {
             source_name: source_name.to_owned(),
@@ -70,6 +80,9 @@ impl Pin {
                             validator.describe()
                         ),
                     });
+                }
+                if pinned.etag.is_none() && pinned.last_modified.is_none() {
+                    *state = Some((validator, len));
                 }
                 Ok(())
             }
@@ -271,5 +284,21 @@ mod tests {
         let err = pin.check("x", v("\"b\""), 10).unwrap_err().to_string();
         assert!(err.contains("changed"), "{err}");
         assert!(pin.check("x", v("\"a\""), 11).is_err());
+    }
+
+    #[test]
+    fn preset_pin_without_validator_takes_the_first_one_seen() {
+        let v = |e: &str| Validator {
+            etag: Some(e.into()),
+            last_modified: None,
+        };
+        let pin = Pin::preset(Validator::default(), 10);
+        assert_eq!(pin.get(), Some((Validator::default(), 10)));
+        assert!(pin.check("x", v("\"a\""), 11).is_err());
+        pin.check("x", v("\"a\""), 10).unwrap();
+        assert_eq!(pin.get(), Some((v("\"a\""), 10)));
+        assert!(pin.check("x", v("\"b\""), 10).is_err());
+        let pin = Pin::preset(v("\"a\""), 10);
+        assert!(pin.check("x", v("\"b\""), 10).is_err());
     }
 }

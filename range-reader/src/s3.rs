@@ -6,12 +6,18 @@
 //! addressed path-style. The SDK's own retries are off: the shared retry loop handles
 //! throttling, 5xx, timeouts and bodies that break mid-stream the same way as for HTTP.
 //! The ETag of the first reply is pinned and sent as `If-Match` afterwards.
+//!
+//! For the packer: [`list_objects`] lists a prefix (size, ETag, Last-Modified of every
+//! object), [`S3Source::with_listing`] reads a listed object without asking for its length
+//! again and pins the listed ETag from the first request, and [`stored_crc32`] fetches the
+//! full-object CRC-32 that S3 keeps for objects uploaded with one.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use bytes::Bytes;
 
 use crate::remote::{
@@ -108,6 +114,30 @@ impl S3Source {
         }
     }
 
+    /// A source whose length and ETag are already known (from a listing): no request is
+    /// needed for [`RangeSource::len`], and every GET carries `If-Match` with that ETag
+    /// from the first one, so an object replaced since it was listed fails with
+    /// [`Error::Changed`] instead of mixing versions. An empty `etag` (a store whose
+    /// listings omit ETags) pins the length only, and the ETag of the first reply after
+    /// that.
+    pub fn with_listing(
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        key: String,
+        size: u64,
+        etag: String,
+        policy: RetryPolicy,
+    ) -> Self {
+        let validator = Validator {
+            etag: (!etag.is_empty()).then_some(etag),
+            last_modified: None,
+        };
+        S3Source {
+            pin: Pin::preset(validator, size),
+            ..Self::with_client(client, bucket, key, policy)
+        }
+    }
+
     async fn get(
         &self,
         range_header: String,
@@ -122,7 +152,10 @@ impl S3Source {
         if let Some((validator, _)) = self.pin.get() {
             request = request.set_if_match(validator.etag);
         }
-        let output = request.send().await.map_err(|e| self.classify(e))?;
+        let output = request
+            .send()
+            .await
+            .map_err(|e| classify(&self.name, e, "no such object"))?;
         let remote = |message: String| {
             Failure::Fatal(Error::Remote {
                 source_name: self.name.clone(),
@@ -159,49 +192,54 @@ impl S3Source {
             .map_err(Failure::Fatal)?;
         Ok((output, got, total))
     }
+}
 
-    fn classify(&self, error: SdkError<GetObjectError>) -> Failure {
-        let fatal = |message: String| {
-            Failure::Fatal(Error::Remote {
-                source_name: self.name.clone(),
-                message,
-            })
-        };
-        let status = error.raw_response().map(|r| r.status().as_u16());
-        let code = error.code().map(str::to_owned);
-        match (&error, status) {
-            (SdkError::ServiceError(_), Some(412)) => Failure::Fatal(Error::Changed {
-                source_name: self.name.clone(),
-                detail: "the store answered 412 PreconditionFailed to If-Match".into(),
-            }),
-            (SdkError::ServiceError(_), Some(s)) if s >= 500 || s == 429 || s == 408 => {
-                Failure::Transient(format!("HTTP {s} {}", code.unwrap_or_default()))
-            }
-            (SdkError::ServiceError(_), Some(404)) => fatal(format!(
-                "no such object (HTTP 404 {}); check the bucket and key",
-                code.unwrap_or_default()
-            )),
-            (SdkError::ServiceError(_), Some(s @ (401 | 403))) => fatal(format!(
-                "access denied (HTTP {s} {}); check the credentials (AWS_ACCESS_KEY_ID/AWS_PROFILE) and the bucket policy",
-                code.unwrap_or_default()
-            )),
-            (SdkError::ServiceError(_), Some(s)) => fatal(format!(
-                "HTTP {s} {}: {}",
-                code.unwrap_or_default(),
-                error.message().unwrap_or_default()
-            )),
-            (SdkError::ConstructionFailure(_), _) => {
-                fatal(format!("cannot build the request: {}", chain(&error)))
-            }
-            // Dispatch failures, timeouts and unreadable responses are worth another try,
-            // except for missing credentials, which no retry will fix.
-            _ => {
-                let text = chain(&error);
-                if text.contains("credentials") || text.contains("Credentials") {
-                    fatal(format!("no usable AWS credentials: {text}"))
-                } else {
-                    Failure::Transient(text)
-                }
+/// Sorts a failed request into retry or give up, with a message that says what to check.
+/// `missing` describes a 404 ("no such object").
+fn classify<E>(source_name: &str, error: SdkError<E>, missing: &str) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let fatal = |message: String| {
+        Failure::Fatal(Error::Remote {
+            source_name: source_name.to_owned(),
+            message,
+        })
+    };
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = error.code().map(str::to_owned);
+    match (&error, status) {
+        (SdkError::ServiceError(_), Some(412)) => Failure::Fatal(Error::Changed {
+            source_name: source_name.to_owned(),
+            detail: "the store answered 412 PreconditionFailed to If-Match".into(),
+        }),
+        (SdkError::ServiceError(_), Some(s)) if s >= 500 || s == 429 || s == 408 => {
+            Failure::Transient(format!("HTTP {s} {}", code.unwrap_or_default()))
+        }
+        (SdkError::ServiceError(_), Some(404)) => fatal(format!(
+            "{missing} (HTTP 404 {}); check the bucket and key",
+            code.unwrap_or_default()
+        )),
+        (SdkError::ServiceError(_), Some(s @ (401 | 403))) => fatal(format!(
+            "access denied (HTTP {s} {}); check the credentials (AWS_ACCESS_KEY_ID/AWS_PROFILE) and the bucket policy",
+            code.unwrap_or_default()
+        )),
+        (SdkError::ServiceError(_), Some(s)) => fatal(format!(
+            "HTTP {s} {}: {}",
+            code.unwrap_or_default(),
+            error.message().unwrap_or_default()
+        )),
+        (SdkError::ConstructionFailure(_), _) => {
+            fatal(format!("cannot build the request: {}", chain(&error)))
+        }
+        // Dispatch failures, timeouts and unreadable responses are worth another try,
+        // except for missing credentials, which no retry will fix.
+        _ => {
+            let text = chain(&error);
+            if text.contains("credentials") || text.contains("Credentials") {
+                fatal(format!("no usable AWS credentials: {text}"))
+            } else {
+                Failure::Transient(text)
             }
         }
     }
@@ -281,5 +319,232 @@ impl RangeSource for S3Source {
             },
             sink,
         ))?
+    }
+}
+
+/// An object found by [`list_objects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The full key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag as the store sent it (quoted on S3); empty if the store omitted it.
+    pub etag: String,
+    /// Last-Modified in Unix seconds; 0 if the store omitted it.
+    pub last_modified: i64,
+}
+
+/// Every object under `prefix` in `bucket`: ListObjectsV2, all pages, each page retried
+/// per `policy` like the GETs. Keys come in the store's order, which on S3 is
+/// lexicographic (UTF-8 bytes). Must not be called from inside the I/O runtime.
+pub fn list_objects(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    policy: &RetryPolicy,
+) -> Result<Vec<ListedObject>> {
+    let name = format!("s3://{bucket}/{prefix}");
+    let remote = |message: String| Error::Remote {
+        source_name: name.clone(),
+        message,
+    };
+    block_on(async {
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = with_retries(&name, policy, || {
+                let request = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(token.clone());
+                async {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| classify(&name, e, "no such bucket"))
+                }
+            })
+            .await?;
+            for object in page.contents() {
+                let key = object
+                    .key()
+                    .ok_or_else(|| remote("the listing has an object without a key".into()))?;
+                let size = object
+                    .size()
+                    .and_then(|size| u64::try_from(size).ok())
+                    .ok_or_else(|| remote(format!("the listing has no valid size for {key:?}")))?;
+                objects.push(ListedObject {
+                    key: key.to_owned(),
+                    size,
+                    etag: object.e_tag().unwrap_or_default().to_owned(),
+                    last_modified: object.last_modified().map_or(0, |t| t.secs()),
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(objects);
+            }
+            match page.next_continuation_token() {
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
+                    token = Some(next.to_owned());
+                }
+                _ => {
+                    return Err(remote(
+                        "the listing is truncated but gives no new continuation token".into(),
+                    ));
+                }
+            }
+        }
+    })?
+}
+
+/// The object's stored full-object CRC-32, if S3 has one: HeadObject with checksum mode
+/// enabled and `If-Match: etag` (skipped if `etag` is empty), retried per `policy`. `None`
+/// when the object has no CRC-32, or only a composite one (`xxx-N`, from a multipart
+/// upload: a CRC of the parts' CRCs, not of the file). A changed object is
+/// [`Error::Changed`].
+pub fn stored_crc32(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    policy: &RetryPolicy,
+) -> Result<Option<u32>> {
+    let name = format!("s3://{bucket}/{key}");
+    let output = block_on(with_retries(&name, policy, || {
+        let request = client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .set_if_match((!etag.is_empty()).then(|| etag.to_owned()));
+        async {
+            request
+                .send()
+                .await
+                .map_err(|e| classify(&name, e, "no such object"))
+        }
+    }))??;
+    full_object_crc32(output.checksum_crc32(), output.checksum_type()).map_err(|message| {
+        Error::Remote {
+            source_name: name,
+            message,
+        }
+    })
+}
+
+/// The whole-file CRC-32 in a HeadObject reply's checksum fields, if there is one.
+fn full_object_crc32(
+    value: Option<&str>,
+    checksum_type: Option<&ChecksumType>,
+) -> std::result::Result<Option<u32>, String> {
+    match value {
+        None => Ok(None),
+        // A composite checksum ("xxx-N", or typed COMPOSITE) is a CRC of the parts'
+        // CRCs. Stores that predate the type field mark it with the suffix only.
+        Some(value) if checksum_type == Some(&ChecksumType::Composite) || value.contains('-') => {
+            Ok(None)
+        }
+        Some(value) => parse_crc32(value)
+            .map(Some)
+            .ok_or_else(|| format!("the stored CRC-32 {value:?} is not 4 bytes in base64")),
+    }
+}
+
+/// Decodes an `x-amz-checksum-crc32` value: the big-endian CRC in standard base64.
+fn parse_crc32(value: &str) -> Option<u32> {
+    let bytes = decode_base64(value)?;
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Standard base64 with padding (RFC 4648 §4), as S3 sends checksums.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let text = text.as_bytes();
+    if text.is_empty() || !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let groups = text.len() / 4;
+    for (i, group) in text.chunks(4).enumerate() {
+        let padding = group.iter().rev().take_while(|&&c| c == b'=').count();
+        if padding > 2 || (padding > 0 && i + 1 != groups) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &group[..4 - padding] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * padding as u32;
+        let decoded = n.to_be_bytes();
+        out.extend_from_slice(&decoded[1..4 - padding]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn base64_decodes_like_rfc_4648() {
+        // RFC 4648 §10 test vectors.
+        for (encoded, decoded) in [
+            ("Zg==", "f"),
+            ("Zm8=", "fo"),
+            ("Zm9v", "foo"),
+            ("Zm9vYg==", "foob"),
+            ("Zm9vYmE=", "fooba"),
+            ("Zm9vYmFy", "foobar"),
+        ] {
+            assert_eq!(
+                decode_base64(encoded).unwrap(),
+                decoded.as_bytes(),
+                "{encoded}"
+            );
+        }
+        for bad in ["", "Zg=", "Z===", "Zg==Zg==", "Zm9*", "Zm9v\n"] {
+            assert_eq!(decode_base64(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn crc32_values_are_big_endian_base64() {
+        // crc32("hello") = 0x3610a686, which S3 sends as "NhCmhg==".
+        assert_eq!(crc32fast::hash(b"hello"), 0x3610_a686);
+        assert_eq!(parse_crc32("NhCmhg=="), Some(0x3610_a686));
+        assert_eq!(parse_crc32("AAAAAA=="), Some(0));
+        assert_eq!(parse_crc32("NhCm"), None);
+        assert_eq!(parse_crc32("NhCmhgAA"), None);
+    }
+
+    #[test]
+    fn only_full_object_crcs_count() {
+        let full = Some(&ChecksumType::FullObject);
+        let composite = Some(&ChecksumType::Composite);
+        assert_eq!(full_object_crc32(None, None), Ok(None));
+        assert_eq!(
+            full_object_crc32(Some("NhCmhg=="), None),
+            Ok(Some(0x3610_a686))
+        );
+        assert_eq!(
+            full_object_crc32(Some("NhCmhg=="), full),
+            Ok(Some(0x3610_a686))
+        );
+        assert_eq!(full_object_crc32(Some("NhCmhg=="), composite), Ok(None));
+        assert_eq!(full_object_crc32(Some("NhCmhg==-3"), None), Ok(None));
+        assert!(full_object_crc32(Some("not base64"), full).is_err());
     }
 }
