@@ -103,6 +103,55 @@ pub enum Error {
         /// A hint, e.g. the tables that exist.
         hint: String,
     },
+    /// A conditional write was refused (HTTP 412): another writer created or changed the
+    /// object since the caller last saw it.
+    #[error("{target}: {detail}")]
+    Precondition {
+        /// `s3://bucket/key`.
+        target: String,
+        /// Which condition failed.
+        detail: String,
+    },
+    /// The multipart upload to resume or complete no longer exists: it was completed,
+    /// aborted, or expired by a lifecycle rule. Start a new upload.
+    #[error(
+        "{target}: multipart upload {upload_id} no longer exists (completed, aborted or expired); start a new upload"
+    )]
+    UploadGone {
+        /// `s3://bucket/key`.
+        target: String,
+        /// The upload id.
+        upload_id: String,
+    },
+    /// A resumed upload was fed bytes that differ from the part stored by the interrupted
+    /// run: the source changed, so the stored parts cannot be reused.
+    #[error(
+        "{target}: part {part} differs from the interrupted run ({detail}): the source changed; abort the upload and start again"
+    )]
+    ResumeMismatch {
+        /// `s3://bucket/key`.
+        target: String,
+        /// Part number (1-based).
+        part: i32,
+        /// Recorded and regenerated size and CRC-32.
+        detail: String,
+    },
+    /// An object would exceed what S3 stores in one object.
+    #[error("an object of {size} bytes is larger than S3 allows ({limit} bytes)")]
+    TooLarge {
+        /// The size asked for.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// An upload was refused or could not be verified for a reason not covered above.
+    #[error("{target}: {message}")]
+    Upload {
+        /// `s3://bucket/key`.
+        target: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl Error {

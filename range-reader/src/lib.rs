@@ -8,6 +8,8 @@
 //!   open the directory or the table index, stream and verify members, extract safely.
 //! - [`prefetch`]: reads many files ahead of a consumer, in parallel and in order (the
 //!   packer's input).
+//! - [`upload`]: streams an archive to S3 as a resumable, verified multipart upload, and
+//!   the small object helpers chain manifests use.
 #![forbid(unsafe_code)]
 
 pub mod archive;
@@ -26,6 +28,7 @@ pub mod retry;
 pub mod runtime;
 pub mod s3;
 pub mod source;
+pub mod upload;
 
 pub use error::{Error, Result};
 pub use source::RangeSource;

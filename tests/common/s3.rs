@@ -11,6 +11,22 @@
 //! s3s-fs 0.14 ignores `If-Match`/`If-None-Match`/`If-(Un)Modified-Since` on GetObject and
 //! HeadObject; [`ConditionalFs`] wraps it to answer them like S3 does (412 / 304).
 //!
+//! Multipart uploads: [`ConditionalFs`] also fills the gaps of s3s-fs 0.14 that the upload
+//! tests would trip over, so that the server answers like S3:
+//! - ListMultipartUploads is not implemented by s3s-fs: the wrapper records every upload it
+//!   creates (bucket, key, upload id, time) in memory, forgets it when it is completed or
+//!   aborted, and answers from that record (prefix filter; one page, never truncated).
+//!   [`S3Server::open_uploads`] gives the ground truth from disk instead.
+//! - For an unknown or finished upload id, s3s-fs answers UploadPart, CompleteMultipartUpload
+//!   and AbortMultipartUpload with 403 AccessDenied and ListParts with an empty list; the
+//!   wrapper answers 404 `NoSuchUpload` like S3.
+//! - s3s-fs lists parts in directory order: the wrapper sorts them by number.
+//! - s3s-fs ignores part checksums on completion and keeps the checksums of an earlier
+//!   object under the same key: the wrapper checks each listed part's `ChecksumCRC32`
+//!   against the stored part (400 `InvalidPart` on a mismatch, like S3) and stores the
+//!   composite CRC-32 (`base64(crc32(part CRCs, big-endian))-N`) in place of stale ones,
+//!   or none if a part came without one.
+//!
 //! ```ignore
 //! let s3 = S3Server::start();
 //! s3.create_bucket("lake");
@@ -19,8 +35,11 @@
 //! ```
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use s3s::dto::{self, ETag, ETagCondition, HeadObjectInput, HeadObjectOutput};
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
@@ -83,7 +102,11 @@ impl S3Server {
             .expect("temp dir for the S3 server");
         let root = dir.path().canonicalize().expect("canonical S3 root");
         let fs = FileSystem::new(&root).expect("s3s-fs FileSystem");
-        let mut builder = s3s::service::S3ServiceBuilder::new(ConditionalFs { fs });
+        let mut builder = s3s::service::S3ServiceBuilder::new(ConditionalFs {
+            fs,
+            root: root.clone(),
+            uploads: Mutex::default(),
+        });
         // Both modes verify signatures when there are any (s3s answers a signed request
         // without an auth provider with 501 NotImplemented); the anonymous mode also lets
         // unsigned requests through, like a public bucket.
@@ -156,6 +179,29 @@ impl S3Server {
         )
     }
 
+    /// The multipart uploads still stored, from disk: the distinct ids of s3s-fs's upload
+    /// records (`root/.upload-<id>.json`) and stored parts (`root/.upload_id-<id>.part-N`),
+    /// sorted. Empty once every upload was completed or aborted.
+    pub fn open_uploads(&self) -> Vec<String> {
+        let mut ids = BTreeSet::new();
+        for entry in std::fs::read_dir(&self.root).expect("read the S3 root") {
+            let name = entry.expect("S3 root entry").file_name();
+            let name = name.to_string_lossy();
+            if let Some(id) = name
+                .strip_prefix(".upload-")
+                .and_then(|rest| rest.strip_suffix(".json"))
+            {
+                ids.insert(id.to_owned());
+            } else if let Some((id, _)) = name
+                .strip_prefix(".upload_id-")
+                .and_then(|rest| rest.split_once(".part-"))
+            {
+                ids.insert(id.to_owned());
+            }
+        }
+        ids.into_iter().collect()
+    }
+
     /// `{endpoint}/bucket/key`, for plain HTTP clients of an anonymous server.
     pub fn url(&self, bucket: &str, key: &str) -> String {
         format!("{}/{bucket}/{key}", self.endpoint)
@@ -213,11 +259,7 @@ impl S3Server {
     /// Where s3s-fs keeps an object's ETag and checksums:
     /// `root/.bucket-{b64url(bucket)}.object-{b64url(key)}.internal.json`.
     fn internal_info_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.root.join(format!(
-            ".bucket-{}.object-{}.internal.json",
-            base64_url_no_pad(bucket.as_bytes()),
-            base64_url_no_pad(key.as_bytes())
-        ))
+        internal_info_path(&self.root, bucket, key)
     }
 
     /// Writes the object's MD5 ETag where s3s-fs looks for it (replacing stale checksums of
@@ -245,8 +287,32 @@ impl S3Server {
     }
 }
 
+/// `root/.bucket-{b64url(bucket)}.object-{b64url(key)}.internal.json`.
+fn internal_info_path(root: &Path, bucket: &str, key: &str) -> PathBuf {
+    root.join(format!(
+        ".bucket-{}.object-{}.internal.json",
+        base64_url_no_pad(bucket.as_bytes()),
+        base64_url_no_pad(key.as_bytes())
+    ))
+}
+
 fn base64_url_no_pad(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    base64(
+        data,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        false,
+    )
+}
+
+fn base64_standard(data: &[u8]) -> String {
+    base64(
+        data,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        true,
+    )
+}
+
+fn base64(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let n = chunk
@@ -254,7 +320,10 @@ fn base64_url_no_pad(data: &[u8]) -> String {
             .enumerate()
             .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            out.push(char::from(alphabet[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+        if pad {
+            out.extend(std::iter::repeat_n('=', 3 - chunk.len()));
         }
     }
     out
@@ -273,10 +342,23 @@ impl s3s::access::S3Access for AllowAnonymous {
 
 /// s3s-fs's [`FileSystem`], plus the conditional GET/HEAD headers that S3 honours and s3s-fs
 /// 0.14 ignores: `If-Match` (412 on mismatch), `If-None-Match` (304 on match),
-/// `If-Unmodified-Since` (412) and `If-Modified-Since` (304). Every other operation is
-/// delegated unchanged.
+/// `If-Unmodified-Since` (412) and `If-Modified-Since` (304); and the multipart behaviour
+/// described in the module docs (ListMultipartUploads, `NoSuchUpload`, part checksums).
+/// Every other operation is delegated unchanged.
 pub struct ConditionalFs {
     fs: FileSystem,
+    /// s3s-fs's data directory.
+    root: PathBuf,
+    /// The multipart uploads created and not yet completed or aborted.
+    uploads: Mutex<Vec<OpenUpload>>,
+}
+
+/// A multipart upload as ListMultipartUploads reports it.
+struct OpenUpload {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    initiated: SystemTime,
 }
 
 /// The condition headers of a GET or HEAD.
@@ -288,6 +370,88 @@ struct Conditions {
 }
 
 impl ConditionalFs {
+    /// S3's answer for an upload id that s3s-fs does not know (any more): 404 NoSuchUpload.
+    fn require_upload(&self, upload_id: &str) -> S3Result<()> {
+        // s3s-fs keeps one `.upload-<id>.json` per open upload (a uuid, so no path tricks).
+        let known = uuid_like(upload_id)
+            && self
+                .root
+                .join(format!(".upload-{upload_id}.json"))
+                .is_file();
+        if known {
+            Ok(())
+        } else {
+            Err(s3_error!(
+                NoSuchUpload,
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+            ))
+        }
+    }
+
+    fn forget_upload(&self, upload_id: &str) {
+        self.uploads
+            .lock()
+            .unwrap()
+            .retain(|u| u.upload_id != upload_id);
+    }
+
+    /// Checks the `ChecksumCRC32` of every listed part against the stored part, like S3;
+    /// returns the composite CRC-32 if every part has one.
+    fn composite_crc32(
+        &self,
+        upload_id: &str,
+        upload: Option<&dto::CompletedMultipartUpload>,
+    ) -> S3Result<Option<String>> {
+        let parts = upload
+            .and_then(|u| u.parts.as_ref())
+            .map_or(&[][..], Vec::as_slice);
+        let mut crcs = Vec::new();
+        for part in parts {
+            let (Some(number), Some(expected)) = (part.part_number, &part.checksum_crc32) else {
+                return Ok(None);
+            };
+            let path = self
+                .root
+                .join(format!(".upload_id-{upload_id}.part-{number}"));
+            // A missing part is for s3s-fs to report.
+            let Ok(data) = std::fs::read(&path) else {
+                return Ok(None);
+            };
+            let crc = crc32fast::hash(&data).to_be_bytes();
+            if base64_standard(&crc) != *expected {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "One or more of the specified parts could not be found or its checksum did not match (part {number})"
+                ));
+            }
+            crcs.extend_from_slice(&crc);
+        }
+        Ok((!parts.is_empty()).then(|| {
+            format!(
+                "{}-{}",
+                base64_standard(&crc32fast::hash(&crcs).to_be_bytes()),
+                parts.len()
+            )
+        }))
+    }
+
+    /// Replaces the checksums s3s-fs kept from an earlier object under `bucket/key` with
+    /// `crc32` (or none).
+    fn store_checksum(&self, bucket: &str, key: &str, crc32: Option<String>) {
+        let path = internal_info_path(&self.root, bucket, key);
+        let Ok(text) = std::fs::read(&path) else {
+            return;
+        };
+        let Ok(serde_json::Value::Object(mut info)) = serde_json::from_slice(&text) else {
+            return;
+        };
+        info.retain(|name, _| !name.starts_with("checksum_"));
+        if let Some(crc32) = crc32 {
+            info.insert("checksum_crc32".into(), serde_json::Value::String(crc32));
+        }
+        std::fs::write(&path, serde_json::to_vec(&info).expect("JSON")).expect("write object info");
+    }
+
     /// Checks `cond` against the object's current ETag and Last-Modified (RFC 9110 §13.2.2
     /// order; If-Match with a weak or different ETag fails).
     async fn check<T>(
@@ -362,7 +526,8 @@ impl ConditionalFs {
 }
 
 /// Implements [`S3`] for [`ConditionalFs`]: the listed operations (those s3s-fs implements)
-/// delegate to it unchanged; GetObject and HeadObject check the conditions first. (The whole
+/// delegate to it unchanged; GetObject and HeadObject check the conditions first; the
+/// multipart operations behave as the module docs say. (The whole
 /// impl comes from the macro because `async_trait` does not see async fns that a macro
 /// inside the impl would generate.)
 macro_rules! conditional_fs_impl {
@@ -398,6 +563,78 @@ macro_rules! conditional_fs_impl {
                 self.check(&req, &i.bucket, &i.key, cond).await?;
                 self.fs.head_object(req).await
             }
+
+            async fn create_multipart_upload(&self, req: S3Request<dto::CreateMultipartUploadInput>) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
+                let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+                let response = self.fs.create_multipart_upload(req).await?;
+                if let Some(upload_id) = &response.output.upload_id {
+                    self.uploads.lock().unwrap().push(OpenUpload {
+                        bucket,
+                        key,
+                        upload_id: upload_id.clone(),
+                        initiated: SystemTime::now(),
+                    });
+                }
+                Ok(response)
+            }
+
+            async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
+                self.require_upload(&req.input.upload_id)?;
+                self.fs.upload_part(req).await
+            }
+
+            async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
+                self.require_upload(&req.input.upload_id)?;
+                let mut response = self.fs.list_parts(req).await?;
+                if let Some(parts) = &mut response.output.parts {
+                    parts.sort_by_key(|p| p.part_number);
+                }
+                Ok(response)
+            }
+
+            async fn complete_multipart_upload(&self, req: S3Request<dto::CompleteMultipartUploadInput>) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
+                let i = &req.input;
+                self.require_upload(&i.upload_id)?;
+                let composite = self.composite_crc32(&i.upload_id, i.multipart_upload.as_ref())?;
+                let (bucket, key, upload_id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
+                let response = self.fs.complete_multipart_upload(req).await?;
+                self.forget_upload(&upload_id);
+                self.store_checksum(&bucket, &key, composite);
+                Ok(response)
+            }
+
+            async fn abort_multipart_upload(&self, req: S3Request<dto::AbortMultipartUploadInput>) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
+                self.require_upload(&req.input.upload_id)?;
+                let upload_id = req.input.upload_id.clone();
+                let response = self.fs.abort_multipart_upload(req).await?;
+                self.forget_upload(&upload_id);
+                Ok(response)
+            }
+
+            async fn list_multipart_uploads(&self, req: S3Request<dto::ListMultipartUploadsInput>) -> S3Result<S3Response<dto::ListMultipartUploadsOutput>> {
+                let i = &req.input;
+                let prefix = i.prefix.clone().unwrap_or_default();
+                let uploads: Vec<dto::MultipartUpload> = self
+                    .uploads
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|u| u.bucket == i.bucket && u.key.starts_with(&prefix))
+                    .map(|u| dto::MultipartUpload {
+                        key: Some(u.key.clone()),
+                        upload_id: Some(u.upload_id.clone()),
+                        initiated: Some(dto::Timestamp::from(u.initiated)),
+                        ..Default::default()
+                    })
+                    .collect();
+                Ok(S3Response::new(dto::ListMultipartUploadsOutput {
+                    bucket: Some(i.bucket.clone()),
+                    prefix: i.prefix.clone(),
+                    uploads: Some(uploads),
+                    is_truncated: Some(false),
+                    ..Default::default()
+                }))
+            }
         }
     };
 }
@@ -414,10 +651,10 @@ conditional_fs_impl! {
     list_objects(ListObjectsInput) -> ListObjectsOutput;
     list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
     put_object(PutObjectInput) -> PutObjectOutput;
-    create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-    upload_part(UploadPartInput) -> UploadPartOutput;
     upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
-    list_parts(ListPartsInput) -> ListPartsOutput;
-    complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
-    abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+}
+
+/// Whether `id` looks like the uuid s3s-fs makes upload ids of (hex digits and dashes).
+fn uuid_like(id: &str) -> bool {
+    id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
