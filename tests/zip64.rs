@@ -612,7 +612,7 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
         let handle = File::open(&path).map_err(|e| archive_format::Error::io(&path, e))?;
         Ok(Opened {
             reader: Box::new(handle),
-            path: path,
+            path,
             crc32: None,
         })
     };

@@ -99,8 +99,9 @@ pub struct Written {
     pub manifest: Manifest,
     /// Archive size.
     pub archive_len: u64,
-    /// SHA-256 of the archive, lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the archive, lowercase hex (when asked for: it costs a pass over the
+    /// archive).
+    pub sha256: Option<String>,
     /// For S3: the object as the store reported it after the upload.
     pub stored: Option<StoredObject>,
     /// For S3: whether an interrupted upload was continued.
@@ -124,6 +125,8 @@ pub struct Prepared {
     resume: Option<StateFile>,
     state_path: Option<PathBuf>,
     fingerprint: String,
+    /// Compute the archive's SHA-256 (for a chain entry).
+    pub want_sha256: bool,
 }
 
 /// The state file of a pack streaming to S3.
@@ -154,6 +157,7 @@ pub fn prepare(
         resume: None,
         state_path: None,
         fingerprint: fingerprint.clone(),
+        want_sha256: false,
     };
     let Dest::S3 { .. } = dest else {
         return Ok(prepared);
@@ -209,7 +213,15 @@ pub fn write_archive(
     context: &Context,
 ) -> Result<Written> {
     match &prepared.dest {
-        Dest::Local(path) => write_local(path, prepared.force, tables, open, options, bars),
+        Dest::Local(path) => write_local(
+            path,
+            prepared.force,
+            prepared.want_sha256,
+            tables,
+            open,
+            options,
+            bars,
+        ),
         Dest::S3 { bucket, key } => {
             write_s3(&prepared, bucket, key, tables, open, options, bars, context)
         }
@@ -219,6 +231,7 @@ pub fn write_archive(
 fn write_local(
     dest: &Path,
     force: bool,
+    want_sha256: bool,
     tables: &[TablePlan],
     open: &mut OpenSource<'_>,
     options: &PackOptions,
@@ -246,7 +259,7 @@ fn write_local(
         .map_err(|e| e.into_error())?
         .finish()
         .context("cannot flush the archive to disk")?;
-    let sha256 = sha256_file(temp.path())?;
+    let sha256 = want_sha256.then(|| sha256_file(temp.path())).transpose()?;
     let persisted = if force {
         temp.persist(dest)
     } else {
@@ -308,10 +321,9 @@ fn write_s3(
         record.upload = Some(state.clone());
         if let Some(path) = &state_path
             && let Err(e) = write_state(path, &record)
+            && let Ok(mut slot) = save_error_in.lock()
         {
-            if let Ok(mut slot) = save_error_in.lock() {
-                *slot = Some(format!("{e:#}"));
-            }
+            *slot = Some(format!("{e:#}"));
         }
     });
     let upload_bar = bars.upload.clone();
@@ -344,6 +356,7 @@ fn write_s3(
                 resume: None,
                 state_path: prepared.state_path.clone(),
                 fingerprint: prepared.fingerprint.clone(),
+                want_sha256: prepared.want_sha256,
             };
             return write_s3(&fresh, bucket, key, tables, open, options, bars, context);
         }
@@ -352,7 +365,7 @@ fn write_s3(
     let failure: Arc<Mutex<Option<bool>>> = Arc::default();
     let writer = Hashing {
         inner: sink,
-        sha256: Sha256::new(),
+        sha256: prepared.want_sha256.then(Sha256::new),
         gave_up: Arc::clone(&failure),
     };
     let outcome = pack(
@@ -414,7 +427,7 @@ fn write_s3(
     Ok(Written {
         manifest: outcome.manifest,
         archive_len: outcome.archive_len,
-        sha256: hex(&sha256.finalize()),
+        sha256: sha256.map(|h| hex(&h.finalize())),
         stored: Some(StoredObject {
             etag: uploaded.etag,
             parts: uploaded.parts,
@@ -432,18 +445,17 @@ fn abort_state(prepared: &Prepared, client: &aws_sdk_s3::Client, bucket: &str, k
     };
     if let Ok(Some(state)) = read_state(path)
         && let Some(upload) = state.upload
-    {
-        if let Err(e) = upload::abort_upload(
+        && let Err(e) = upload::abort_upload(
             client,
             bucket,
             key,
             &upload.upload_id,
             &RetryPolicy::from_env(),
-        ) {
-            eprintln!(
-                "lakezip: warning: could not abort the upload to s3://{bucket}/{key} ({e}); run `lakezip cleanup s3://{bucket}/`"
-            );
-        }
+        )
+    {
+        eprintln!(
+            "lakezip: warning: could not abort the upload to s3://{bucket}/{key} ({e}); run `lakezip cleanup s3://{bucket}/`"
+        );
     }
     remove_state(path);
 }
@@ -452,7 +464,7 @@ fn abort_state(prepared: &Prepared, client: &aws_sdk_s3::Client, bucket: &str, k
 /// giving out (worth a rerun) rather than a refusal.
 struct Hashing {
     inner: S3Upload,
-    sha256: Sha256,
+    sha256: Option<Sha256>,
     gave_up: Arc<Mutex<Option<bool>>>,
 }
 
@@ -460,7 +472,9 @@ impl Write for Hashing {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.inner.write(buf) {
             Ok(n) => {
-                self.sha256.update(&buf[..n]);
+                if let Some(sha256) = &mut self.sha256 {
+                    sha256.update(&buf[..n]);
+                }
                 Ok(n)
             }
             Err(e) => {

@@ -40,6 +40,8 @@ pub struct Found {
     pub source: Arc<dyn RangeSource>,
     /// For an S3 object: its key and the ETag it was listed with.
     pub object: Option<(String, String)>,
+    /// For a local file: its path.
+    pub local: Option<PathBuf>,
 }
 
 impl Warehouse {
@@ -133,6 +135,7 @@ impl Warehouse {
                         },
                         source: Arc::new(source),
                         object: Some((object.key, object.etag)),
+                        local: None,
                     });
                 }
                 out.sort_by(|a, b| a.file.path.cmp(&b.file.path));
@@ -208,8 +211,9 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
                     mode: meta.permissions().mode() & 0o7777,
                     held: None,
                 },
-                source: Arc::new(ListedFile::new(path, meta.len(), meta.mtime())),
+                source: Arc::new(ListedFile::new(path.clone(), meta.len(), meta.mtime())),
                 object: None,
+                local: Some(path),
             });
         } else if kind.is_symlink() {
             bail!(

@@ -128,7 +128,8 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
         archive_id: None,
     };
     let total: u64 = files.values().map(|(f, _)| f.size).sum();
-    let prepared = dest::prepare(&output, args.force, &tables, &mut options, None, context)?;
+    let mut prepared = dest::prepare(&output, args.force, &tables, &mut options, None, context)?;
+    prepared.want_sha256 = chain_file.is_some() && is_head;
     let bars = Bars {
         read: bytes_bar(total, context.quiet, args.json, "consolidating"),
         upload: indicatif::ProgressBar::hidden(),
@@ -158,12 +159,11 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
     };
     let appended = location.is_some();
     if let (Some(file), Some(location), Some(version)) = (&chain_file, location, &version) {
-        let mut entry = Chain::entry_for(
-            &written.manifest,
-            location,
-            written.archive_len,
-            written.sha256.clone(),
-        );
+        let sha256 = written
+            .sha256
+            .clone()
+            .context("internal: no SHA-256 for the chain")?;
+        let mut entry = Chain::entry_for(&written.manifest, location, written.archive_len, sha256);
         entry.stored = written.stored.clone();
         loaded.chain.archives.push(entry);
         file.save(&loaded.chain, version, context)

@@ -13,7 +13,7 @@ use archive_format::manifest::chain::Chain;
 use archive_format::manifest::{ArchiveKind, Manifest, TableFormat};
 use archive_format::table::{self, Held, SourceFile, TablePlan};
 use archive_format::write::{IN_MEMORY_LIMIT, Opened, PackOptions};
-use range_reader::prefetch::{PrefetchItem, PrefetchOptions, PrefetchedFile, Prefetcher};
+use range_reader::prefetch::{PrefetchItem, PrefetchOptions, Prefetcher};
 
 use crate::chain::{ChainFile, archive_manifest, state_files};
 use crate::cli::PackArgs;
@@ -107,7 +107,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         base_archive_id: base.as_ref().map(|b| b.archive_id.clone()),
         archive_id: None,
     };
-    let prepared = dest::prepare(
+    let mut prepared = dest::prepare(
         &dest,
         args.force,
         &tables,
@@ -115,6 +115,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         args.state_dir.as_deref(),
         context,
     )?;
+    prepared.want_sha256 = chain_file.is_some();
     let bars = pack_bars(total, &dest, quiet, args.json);
     let mut reading = start_reading(&tables, &files, &warehouse, &dest, context)?;
     let mut open = |file: &SourceFile| -> archive_format::Result<Opened> {
@@ -122,22 +123,16 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
             .get(&file.path)
             .map(|f| f.source.name())
             .unwrap_or_else(|| file.path.clone());
-        let fetched = match reading.next() {
-            Some(Ok(fetched)) => fetched,
-            Some(Err(e)) => {
-                return Err(archive_format::Error::io(&name, std::io::Error::other(e)));
-            }
-            None => {
-                return Err(archive_format::Error::io(
-                    &name,
-                    std::io::Error::other("internal: the read plan ended early"),
-                ));
-            }
-        };
+        let (reader, crc32) = reading
+            .next()
+            .map_err(|e| archive_format::Error::BadSource {
+                path: PathBuf::from(&name),
+                reason: format!("{e:#}"),
+            })?;
         Ok(Opened {
-            crc32: fetched.crc32,
-            reader: Box::new(fetched),
+            reader,
             path: PathBuf::from(name),
+            crc32,
         })
     };
     let written = dest::write_archive(prepared, &tables, &mut open, &options, &bars, context)?;
@@ -147,12 +142,11 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     let files_written: u64 = manifest.tables.iter().map(|t| t.summary.files).sum();
     if let (Some(file), Some((mut loaded, version))) = (&chain_file, chain) {
         let location = file.relative_location(&dest)?;
-        let mut entry = Chain::entry_for(
-            manifest,
-            location,
-            written.archive_len,
-            written.sha256.clone(),
-        );
+        let sha256 = written
+            .sha256
+            .clone()
+            .context("internal: no SHA-256 for the chain")?;
+        let mut entry = Chain::entry_for(manifest, location, written.archive_len, sha256);
         entry.stored = written.stored.clone();
         loaded.chain.archives.push(entry);
         file.save(&loaded.chain, &version, context)
@@ -218,18 +212,20 @@ fn pack_bars(total: u64, dest: &Dest, quiet: bool, json: bool) -> Bars {
 /// Size of one read from a source.
 const READ_CHUNK: u64 = 8 * 1024 * 1024;
 
-/// Starts reading every file the archive will hold, in archive order, `--concurrency`
-/// reads at a time. For a streaming destination, members over the in-memory limit need
-/// their CRC-32 first: the store's own CRC-32 when it keeps a full-object one (one HEAD
-/// request each, made in parallel), else a checksum pass over the file before its data.
-fn start_reading(
+/// Starts reading every file the archive will hold, in archive order. Local files are
+/// read one after another (the page cache and the disk's read-ahead serve that best);
+/// S3 objects through a prefetcher, `--concurrency` ranged GETs ahead. For a streaming
+/// destination, members over the in-memory limit need their CRC-32 first: the store's own
+/// CRC-32 when it keeps a full-object one (one HEAD request each, made in parallel), else
+/// a checksum pass over the file before its data.
+fn start_reading<'a>(
     tables: &[TablePlan],
-    files: &HashMap<String, Found>,
+    files: &'a HashMap<String, Found>,
     warehouse: &Warehouse,
     dest: &Dest,
     context: &Context,
-) -> Result<Reading> {
-    let order: Vec<&Found> = tables
+) -> Result<Reading<'a>> {
+    let order: Vec<&'a Found> = tables
         .iter()
         .flat_map(|t| &t.files)
         .filter(|f| f.held.is_none())
@@ -239,7 +235,14 @@ fn start_reading(
                 .with_context(|| format!("internal: {} was not listed", f.path))
         })
         .collect::<Result<_>>()?;
-    let needs_crc = |f: &Found| dest.is_streaming() && f.file.size > IN_MEMORY_LIMIT;
+    let streaming = dest.is_streaming();
+    let needs_crc = move |f: &Found| streaming && f.file.size > IN_MEMORY_LIMIT;
+    if let Warehouse::Local(_) = warehouse {
+        return Ok(Reading::Local {
+            order: order.into_iter(),
+            crc_first: streaming,
+        });
+    }
     let big: Vec<&Found> = order.iter().copied().filter(|f| needs_crc(f)).collect();
     let stored = stored_crcs(warehouse, &big, context.concurrency)?;
     let items = order
@@ -254,7 +257,7 @@ fn start_reading(
         .iter()
         .map(|f| stored.get(&f.file.path).copied())
         .collect();
-    Ok(Reading {
+    Ok(Reading::Remote {
         prefetcher: Prefetcher::start(
             items,
             PrefetchOptions {
@@ -266,24 +269,86 @@ fn start_reading(
     })
 }
 
-/// The files being read, plus the CRC-32s the store already had, in the same order.
-struct Reading {
-    prefetcher: Prefetcher,
-    known: std::vec::IntoIter<Option<u32>>,
+/// The files being read, in archive order.
+enum Reading<'a> {
+    /// Local files, opened one at a time.
+    Local {
+        order: std::vec::IntoIter<&'a Found>,
+        /// Whether members over the in-memory limit need a checksum pass.
+        crc_first: bool,
+    },
+    /// Remote objects, read ahead in parallel, with the CRC-32s the store already had.
+    Remote {
+        prefetcher: Prefetcher,
+        known: std::vec::IntoIter<Option<u32>>,
+    },
 }
 
-impl Reading {
-    fn next(&mut self) -> Option<range_reader::Result<PrefetchedFile>> {
-        let known = self.known.next().flatten();
-        self.prefetcher.next().map(|r| {
-            r.map(|mut file| {
-                if file.crc32.is_none() {
-                    file.crc32 = known;
-                }
-                file
-            })
-        })
+impl Reading<'_> {
+    /// The next file's bytes and its CRC-32 if known before reading.
+    fn next(&mut self) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
+        match self {
+            Reading::Local { order, crc_first } => {
+                let found = order
+                    .next()
+                    .context("internal: the read plan ended early")?;
+                open_local(found, *crc_first && found.file.size > IN_MEMORY_LIMIT)
+            }
+            Reading::Remote { prefetcher, known } => {
+                let known = known.next().flatten();
+                let file = prefetcher
+                    .next()
+                    .context("internal: the read plan ended early")??;
+                let crc32 = file.crc32.or(known);
+                Ok((Box::new(file), crc32))
+            }
+        }
     }
+}
+
+/// Opens a listed local file, checking it still has the listed size and mtime; with
+/// `crc_first`, reads it once for its CRC-32 and rewinds. The reader is the file itself,
+/// so the writer sees growth past the listed size.
+fn open_local(found: &Found, crc_first: bool) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::MetadataExt;
+    let path = found
+        .local
+        .as_ref()
+        .context("internal: a local file without a path")?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() != found.file.size || meta.mtime() != found.file.mtime {
+        bail!(
+            "{} changed since it was listed ({} bytes, mtime {}; now {} bytes, mtime {}); rerun pack",
+            path.display(),
+            found.file.size,
+            found.file.mtime,
+            meta.len(),
+            meta.mtime()
+        );
+    }
+    let mut crc32 = None;
+    if crc_first {
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 1024 * 1024];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        crc32 = Some(hasher.finalize());
+        file.rewind()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    Ok((Box::new(file), crc32))
 }
 
 /// The stored CRC-32 of every S3 object in `big` that has one, asked in parallel.
