@@ -138,6 +138,9 @@ impl Warehouse {
                         local: None,
                     });
                 }
+                if out.is_empty() {
+                    bail!("no objects under s3://{bucket}/{prefix}; check the bucket and prefix");
+                }
                 out.sort_by(|a, b| a.file.path.cmp(&b.file.path));
                 Ok(out)
             }
