@@ -252,6 +252,22 @@ fn s3_to_local_and_s3_to_s3() {
         "S3 → S3 writes the same bytes as S3 → local"
     );
     assert!(s3.open_uploads().is_empty());
+
+    // A prefix with nothing under it (a typo) is an error, not an empty archive.
+    let empty = lakezip(
+        &s3,
+        None,
+        &state,
+        &[
+            "pack",
+            "s3://lake/no-such-prefix/",
+            "-o",
+            utf8(&work.path().join("e.zip")),
+        ],
+    );
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no objects under"));
+    assert!(!work.path().join("e.zip").exists());
 }
 
 #[test]
