@@ -1,0 +1,1 @@
+//! Delta table state. (In progress.)

@@ -1,0 +1,1 @@
+//! Iceberg table state. (In progress.)

@@ -1,0 +1,1 @@
+//! Relocating a table. (In progress.)
