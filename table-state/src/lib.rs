@@ -54,3 +54,65 @@ pub struct Selection {
     /// `metadata/version-hint.text`, which a writer may rewrite during the pack).
     pub pinned: Vec<(String, Vec<u8>)>,
 }
+
+/// A table in a local directory (for tests and tools; the `lakezip` binary has its own
+/// implementation over its warehouse listing).
+#[derive(Debug, Clone)]
+pub struct LocalTable {
+    root: std::path::PathBuf,
+    listed: BTreeSet<String>,
+}
+
+impl LocalTable {
+    /// Lists every regular file under `root`.
+    pub fn open(root: impl Into<std::path::PathBuf>) -> Result<Self> {
+        fn walk(dir: &std::path::Path, prefix: &str, out: &mut BTreeSet<String>) -> Result<()> {
+            let entries = std::fs::read_dir(dir).map_err(|e| Error::Read {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::Read {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+                let kind = entry.file_type().map_err(|e| Error::Read {
+                    path: name.clone(),
+                    reason: e.to_string(),
+                })?;
+                if kind.is_dir() {
+                    walk(&entry.path(), &format!("{name}/"), out)?;
+                } else if kind.is_file() {
+                    out.insert(name);
+                }
+            }
+            Ok(())
+        }
+        let root = root.into();
+        let mut listed = BTreeSet::new();
+        walk(&root, "", &mut listed)?;
+        Ok(LocalTable { root, listed })
+    }
+}
+
+impl TableFiles for LocalTable {
+    fn listed(&self) -> &BTreeSet<String> {
+        &self.listed
+    }
+
+    fn read(&self, relative: &str) -> Result<Option<Vec<u8>>> {
+        match std::fs::read(self.root.join(relative)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Read {
+                path: relative.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn exists(&self, relative: &str) -> Result<bool> {
+        Ok(self.root.join(relative).is_file())
+    }
+}
