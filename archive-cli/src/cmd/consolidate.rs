@@ -115,6 +115,7 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
             format: table.summary.format,
             snapshot: table.summary.snapshot.clone(),
             files: plan_files,
+            orphans: Default::default(),
         });
     }
     let (created, deterministic) = now_or_epoch()?;

@@ -101,6 +101,8 @@ fn detected_tables(entries: &[Entry]) -> Vec<TableSummary> {
             snapshot: None,
             files: t.files.len() as u64,
             bytes: t.files.iter().map(|f| f.size).sum(),
+            orphans: 0,
+            orphan_bytes: 0,
             data_range: [0, 0],
             central_directory_range: [0, 0],
         })

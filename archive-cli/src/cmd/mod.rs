@@ -49,6 +49,8 @@ pub fn table_record(table: &TableSummary) -> serde_json::Value {
         "snapshot": table.snapshot,
         "files": table.files,
         "bytes": table.bytes,
+        "orphans": table.orphans,
+        "orphan_bytes": table.orphan_bytes,
         "data_range": table.data_range,
         "central_directory_range": table.central_directory_range,
     })
@@ -61,8 +63,17 @@ pub fn table_line(table: &TableSummary) -> String {
         .as_deref()
         .map(|s| format!("  snapshot {s}"))
         .unwrap_or_default();
+    let orphans = if table.orphans > 0 {
+        format!(
+            "  ({} orphans skipped, {})",
+            table.orphans,
+            crate::output::human_bytes(table.orphan_bytes)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{:<40} {:<8} {:>6} files {:>12}{snapshot}",
+        "{:<40} {:<8} {:>6} files {:>12}{snapshot}{orphans}",
         table.path,
         table.format.to_string(),
         table.files,

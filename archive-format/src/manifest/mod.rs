@@ -126,6 +126,13 @@ pub struct TableSummary {
     pub files: u64,
     /// Sum of member sizes.
     pub bytes: u64,
+    /// Files in the table's folder that its state does not reference, left out of the
+    /// archive (orphans of failed or in-flight commits, expired snapshots, vacuumed…).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub orphans: u64,
+    /// Their total size.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub orphan_bytes: u64,
     /// Bytes of the table's local headers and data, absolute.
     pub data_range: ByteRange,
     /// The table's central directory headers, relative to the central directory's start.
@@ -390,4 +397,8 @@ mod tests {
             None
         );
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -54,6 +54,17 @@ pub struct TablePlan {
     pub snapshot: Option<String>,
     /// Members, ordered (see the module docs).
     pub files: Vec<SourceFile>,
+    /// Files found in the table's folder that its state does not reference (left out).
+    pub orphans: Orphans,
+}
+
+/// Files left out of a table because its state does not reference them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Orphans {
+    /// How many.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
 }
 
 /// Groups files into tables and orders each table's members. Tables come out sorted by path.
@@ -119,6 +130,7 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
                 format,
                 snapshot: None,
                 files,
+                orphans: Orphans::default(),
             }
         })
         .collect()

@@ -156,6 +156,8 @@ pub fn pack<W: ArchiveOutput>(
                 snapshot: table.snapshot.clone(),
                 files: entries.iter().filter(|e| e.archive.is_none()).count() as u64,
                 bytes,
+                orphans: table.orphans.files,
+                orphan_bytes: table.orphans.bytes,
                 data_range: [data_start, data_end],
                 central_directory_range: [central_start, central_offset],
             },
