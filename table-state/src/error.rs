@@ -34,4 +34,22 @@ pub enum Error {
         /// The underlying error.
         reason: String,
     },
+    /// A `--relocate OLD=NEW` argument is malformed.
+    #[error("invalid relocation {argument:?}: {reason}")]
+    BadRelocation {
+        /// The argument as given.
+        argument: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Relocating the table would leave paths that cannot be rewritten (position-delete
+    /// files, deletion vectors, absolute paths inside Parquet checkpoints…); nothing is
+    /// rewritten.
+    #[error("{path}: cannot relocate: {reason}")]
+    CannotRelocate {
+        /// The file that holds (or references) the paths (relative to the table root).
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
