@@ -95,6 +95,22 @@ pub struct PackArgs {
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Pack every file of every folder as found, without choosing table states (by
+    /// default only the files an Iceberg or Delta table's state references are packed).
+    #[arg(long)]
+    pub all_files: bool,
+    /// The Iceberg metadata file to pack a table at (default: version-hint.text, else the
+    /// highest-numbered metadata file); repeatable. FILE is relative to the table or a
+    /// file name in its metadata/ folder.
+    #[arg(long = "iceberg-metadata", value_name = "TABLE=FILE")]
+    pub iceberg_metadata: Vec<String>,
+    /// The Delta version to pack a table at (default: the latest); repeatable.
+    #[arg(long = "delta-version", value_name = "TABLE=N")]
+    pub delta_version: Vec<String>,
+    /// Which Iceberg snapshots to keep: `all` that the chosen metadata lists (time travel
+    /// keeps working), or only the `current` one.
+    #[arg(long, value_name = "all|current", default_value = "all", value_parser = ["all", "current"])]
+    pub snapshots: String,
     /// Where an upload to S3 keeps its resume state (default: $LAKEZIP_STATE_DIR, else
     /// $XDG_STATE_HOME/lakezip, else ~/.local/state/lakezip).
     #[arg(long, value_name = "DIR")]
@@ -128,6 +144,10 @@ pub struct ExtractArgs {
     /// Directory to extract into (created if missing).
     #[arg(short = 'C', long = "directory", value_name = "DIR")]
     pub directory: PathBuf,
+    /// Rewrite the absolute paths inside the extracted Iceberg (and Delta) tables from
+    /// OLD_PREFIX to NEW_PREFIX, e.g. `s3://bucket/wh=file:///data/wh`.
+    #[arg(long, value_name = "OLD_PREFIX=NEW_PREFIX")]
+    pub relocate: Option<String>,
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
@@ -183,6 +203,10 @@ pub struct RestoreArgs {
     /// Restore into a non-empty directory (files that already match are kept).
     #[arg(long)]
     pub force: bool,
+    /// Rewrite the absolute paths inside the restored Iceberg (and Delta) tables from
+    /// OLD_PREFIX to NEW_PREFIX, e.g. `s3://bucket/wh=file:///data/wh`.
+    #[arg(long, value_name = "OLD_PREFIX=NEW_PREFIX")]
+    pub relocate: Option<String>,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     pub json: bool,

@@ -6,6 +6,8 @@ mod cli;
 mod cmd;
 mod dest;
 mod output;
+mod relocate;
+mod select;
 mod source;
 mod warehouse;
 

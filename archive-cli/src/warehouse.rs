@@ -147,6 +147,73 @@ impl Warehouse {
         }
     }
 
+    /// A file that was not in the listing (written since), as it is now; `None` if it
+    /// does not exist.
+    pub fn find(&self, relative: &str) -> Result<Option<Found>> {
+        match self {
+            Warehouse::Local(root) => {
+                let path = root.join(relative);
+                let meta = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot read {}", path.display()));
+                    }
+                };
+                if !meta.file_type().is_file() {
+                    bail!(
+                        "{} is not a regular file; lakezip packs regular files only",
+                        path.display()
+                    );
+                }
+                Ok(Some(Found {
+                    file: SourceFile {
+                        path: relative.to_owned(),
+                        size: meta.len(),
+                        mtime: meta.mtime(),
+                        mode: meta.permissions().mode() & 0o7777,
+                        held: None,
+                    },
+                    source: Arc::new(ListedFile::new(path.clone(), meta.len(), meta.mtime())),
+                    object: None,
+                    local: Some(path),
+                }))
+            }
+            Warehouse::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let key = format!("{prefix}{relative}");
+                let objects = s3::list_objects(client, bucket, &key, &RetryPolicy::from_env())
+                    .with_context(|| format!("cannot look up s3://{bucket}/{key}"))?;
+                let Some(object) = objects.into_iter().find(|o| o.key == key) else {
+                    return Ok(None);
+                };
+                let source = S3Source::with_listing(
+                    client.clone(),
+                    bucket.clone(),
+                    object.key.clone(),
+                    object.size,
+                    object.etag.clone(),
+                    RetryPolicy::from_env(),
+                );
+                Ok(Some(Found {
+                    file: SourceFile {
+                        path: relative.to_owned(),
+                        size: object.size,
+                        mtime: object.last_modified,
+                        mode: 0o644,
+                        held: None,
+                    },
+                    source: Arc::new(source),
+                    object: Some((object.key, object.etag)),
+                    local: None,
+                }))
+            }
+        }
+    }
+
     /// The whole content of a (small) listed file.
     pub fn read(&self, found: &Found) -> Result<Vec<u8>> {
         if found.file.size == 0 {

@@ -17,6 +17,11 @@ use crate::output::{Output, bytes_bar, human_bytes};
 use crate::source::{self, Context};
 
 pub fn run(args: ExtractArgs, context: &Context) -> Result<ExitCode> {
+    let relocation = args
+        .relocate
+        .as_deref()
+        .map(table_state::relocate::Relocation::parse)
+        .transpose()?;
     let source = source::open(&args.archive, context)?;
     let mut out = Output::new(args.json);
     let entries: Vec<Entry> = if args.tables.is_empty() {
@@ -84,6 +89,20 @@ pub fn run(args: ExtractArgs, context: &Context) -> Result<ExitCode> {
         &|n| bar.inc(n),
     )?;
     bar.finish_and_clear();
+    let relocated = match &relocation {
+        Some(relocation) => crate::relocate::relocate_extracted(
+            &args.directory,
+            entries.iter().map(|e| e.name.as_str()),
+            relocation,
+        )?,
+        None => Vec::new(),
+    };
+    for r in &relocated {
+        out.emit(
+            serde_json::json!({"type": "relocated", "table": r.table, "files": r.files}),
+            || format!("relocated {}: {} files rewritten", r.table, r.files),
+        )?;
+    }
     let stats = source.stats();
     out.emit(
         serde_json::json!({

@@ -65,8 +65,9 @@ pub fn table_line(table: &TableSummary) -> String {
         .unwrap_or_default();
     let orphans = if table.orphans > 0 {
         format!(
-            "  ({} orphans skipped, {})",
+            "  ({} orphan{} left out, {})",
             table.orphans,
+            if table.orphans == 1 { "" } else { "s" },
             crate::output::human_bytes(table.orphan_bytes)
         )
     } else {

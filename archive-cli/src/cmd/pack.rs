@@ -20,8 +20,10 @@ use crate::cli::PackArgs;
 use crate::cmd::{selects, table_line, table_record};
 use crate::dest::{self, Bars, Dest};
 use crate::output::{Output, bytes_bar, human_bytes};
+use crate::select::{self, SelectOptions};
 use crate::source::Context;
 use crate::warehouse::{Found, Warehouse};
+use table_state::Snapshots;
 
 pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     let quiet = context.quiet;
@@ -50,21 +52,47 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     for f in &mut found {
         f.file.path = format!("{prefix}{}", f.file.path);
     }
-    let files: HashMap<String, Found> = found
-        .iter()
-        .map(|f| (f.file.path.clone(), f.clone()))
-        .collect();
-    let mut tables = table::plan(found.into_iter().map(|f| f.file).collect());
     if !args.tables.is_empty() {
+        let plans = table::plan(found.iter().map(|f| f.file.clone()).collect());
         for wanted in &args.tables {
-            if !tables.iter().any(|t| selects(wanted, &t.path)) {
+            if !plans.iter().any(|t| selects(wanted, &t.path)) {
                 bail!("no table {wanted:?} under {warehouse}");
             }
         }
-        tables.retain(|t| args.tables.iter().any(|w| selects(w, &t.path)));
+        let keep: std::collections::HashSet<&str> = plans
+            .iter()
+            .filter(|t| args.tables.iter().any(|w| selects(w, &t.path)))
+            .flat_map(|t| t.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        let keep: std::collections::HashSet<String> = keep.into_iter().map(str::to_owned).collect();
+        found.retain(|f| keep.contains(&f.file.path));
     }
+    let select_options = SelectOptions::parse(
+        args.all_files,
+        &args.iceberg_metadata,
+        &args.delta_version,
+        if args.snapshots == "current" {
+            Snapshots::Current
+        } else {
+            Snapshots::All
+        },
+    )?;
+    let selected = select::select(found, &warehouse, &select_options, &prefix)?;
+    let overrides = selected.overrides;
+    let files: HashMap<String, Found> = selected
+        .found
+        .iter()
+        .map(|f| (f.file.path.clone(), f.clone()))
+        .collect();
+    let mut tables = table::plan(selected.found.into_iter().map(|f| f.file).collect());
     for t in &mut tables {
-        t.snapshot = snapshot_of(t, &warehouse, &files);
+        match selected.tables.get(&t.path) {
+            Some((snapshot, orphans)) => {
+                t.snapshot = snapshot.clone();
+                t.orphans = *orphans;
+            }
+            None => t.snapshot = snapshot_of(t, &warehouse, &files),
+        }
     }
     // Incremental: the base's state decides which files are already held elsewhere.
     let chain = match &chain_file {
@@ -84,7 +112,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         _ => None,
     };
     let (held_files, held_bytes) = match &base {
-        Some(base) => mark_unchanged(&mut tables, base, &warehouse, &files)?,
+        Some(base) => mark_unchanged(&mut tables, base, &warehouse, &files, &overrides)?,
         None => (0, 0),
     };
     let total: u64 = tables
@@ -117,8 +145,15 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     )?;
     prepared.want_sha256 = chain_file.is_some();
     let bars = pack_bars(total, &dest, quiet, args.json);
-    let mut reading = start_reading(&tables, &files, &warehouse, &dest, context)?;
+    let mut reading = start_reading(&tables, &files, &overrides, &warehouse, &dest, context)?;
     let mut open = |file: &SourceFile| -> archive_format::Result<Opened> {
+        if let Some(bytes) = overrides.get(&file.path) {
+            return Ok(Opened {
+                reader: Box::new(std::io::Cursor::new(bytes.clone())),
+                path: PathBuf::from(&file.path),
+                crc32: Some(crc32fast::hash(bytes)),
+            });
+        }
         let name = files
             .get(&file.path)
             .map(|f| f.source.name())
@@ -221,6 +256,7 @@ const READ_CHUNK: u64 = 8 * 1024 * 1024;
 fn start_reading<'a>(
     tables: &[TablePlan],
     files: &'a HashMap<String, Found>,
+    overrides: &HashMap<String, Vec<u8>>,
     warehouse: &Warehouse,
     dest: &Dest,
     context: &Context,
@@ -228,7 +264,7 @@ fn start_reading<'a>(
     let order: Vec<&'a Found> = tables
         .iter()
         .flat_map(|t| &t.files)
-        .filter(|f| f.held.is_none())
+        .filter(|f| f.held.is_none() && !overrides.contains_key(&f.path))
         .map(|f| {
             files
                 .get(&f.path)
@@ -406,6 +442,7 @@ fn mark_unchanged(
     base: &Manifest,
     warehouse: &Warehouse,
     listed: &HashMap<String, Found>,
+    overrides: &HashMap<String, Vec<u8>>,
 ) -> Result<(u64, u64)> {
     let state = state_files(base);
     let (mut files, mut bytes) = (0, 0);
@@ -423,12 +460,17 @@ fn mark_unchanged(
                 || file.path == "_delta_log/_last_checkpoint"
                 || file.path == "metadata/version-hint.text";
             let unchanged = if content_check_all || mutable {
-                let found = listed
-                    .get(&file.path)
-                    .with_context(|| format!("internal: {} was not listed", file.path))?;
-                let bytes = warehouse
-                    .read(found)
-                    .with_context(|| format!("cannot read {}", found.source.name()))?;
+                let bytes = match overrides.get(&file.path) {
+                    Some(bytes) => bytes.clone(),
+                    None => {
+                        let found = listed
+                            .get(&file.path)
+                            .with_context(|| format!("internal: {} was not listed", file.path))?;
+                        warehouse
+                            .read(found)
+                            .with_context(|| format!("cannot read {}", found.source.name()))?
+                    }
+                };
                 bytes.len() as u64 == record.size && crc32fast::hash(&bytes) == record.crc32
             } else {
                 record.mtime == Some(file.mtime)

@@ -22,6 +22,11 @@ const MARKER: &str = ".lakezip-restore";
 
 pub fn run(args: RestoreArgs, context: &Context) -> Result<ExitCode> {
     let mut out = Output::new(args.json);
+    let relocation = args
+        .relocate
+        .as_deref()
+        .map(table_state::relocate::Relocation::parse)
+        .transpose()?;
     // Archive ids oldest first, and where each archive is.
     let (order, locations, point): (Vec<String>, Vec<String>, String) = if is_chain(&args.source) {
         let loaded = LoadedChain::load(&args.source, context)?;
@@ -99,6 +104,22 @@ pub fn run(args: RestoreArgs, context: &Context) -> Result<ExitCode> {
         bar.inc(n)
     })?;
     bar.finish_and_clear();
+    // Relocate before the marker goes: a restore interrupted here is resumed by a rerun
+    // (which fetches the rewritten files again and rewrites them).
+    let relocated = match &relocation {
+        Some(relocation) => crate::relocate::relocate_extracted(
+            dest,
+            files.iter().map(|(f, _)| f.path.as_str()),
+            relocation,
+        )?,
+        None => Vec::new(),
+    };
+    for r in &relocated {
+        out.emit(
+            serde_json::json!({"type": "relocated", "table": r.table, "files": r.files}),
+            || format!("relocated {}: {} files rewritten", r.table, r.files),
+        )?;
+    }
     std::fs::remove_file(dest.join(MARKER))
         .with_context(|| format!("cannot remove {}", dest.join(MARKER).display()))?;
     let sources: Vec<serde_json::Value> = counted

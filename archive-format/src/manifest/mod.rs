@@ -376,6 +376,11 @@ mod crc_hex {
     }
 }
 
+/// For `skip_serializing_if`.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,8 +402,4 @@ mod tests {
             None
         );
     }
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }

@@ -1,0 +1,299 @@
+//! Table-aware packing: for every Iceberg and Delta table, keep exactly the files its
+//! state references (see the `table-state` crate) and count the rest as orphans. Files
+//! outside tables, and everything under `--all-files`, are packed as listed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use archive_format::manifest::TableFormat;
+use archive_format::table::{self, Orphans};
+use range_reader::RangeSource;
+use table_state::{Snapshots, TableFiles};
+
+use crate::warehouse::{Found, Warehouse};
+
+/// The user's choices.
+#[derive(Debug, Clone, Default)]
+pub struct SelectOptions {
+    /// Pack every file as listed (no table awareness).
+    pub all_files: bool,
+    /// `--iceberg-metadata TABLE=FILE`.
+    pub iceberg_metadata: HashMap<String, String>,
+    /// `--delta-version TABLE=N`.
+    pub delta_version: HashMap<String, u64>,
+    /// `--snapshots`.
+    pub snapshots: Snapshots,
+}
+
+impl SelectOptions {
+    /// Parses the `TABLE=VALUE` arguments.
+    pub fn parse(
+        all_files: bool,
+        iceberg_metadata: &[String],
+        delta_version: &[String],
+        snapshots: Snapshots,
+    ) -> Result<Self> {
+        let pair = |arg: &String, flag: &str| -> Result<(String, String)> {
+            match arg.split_once('=') {
+                Some((table, value)) if !table.is_empty() && !value.is_empty() => {
+                    Ok((table.trim_end_matches('/').to_owned(), value.to_owned()))
+                }
+                _ => bail!("{flag} {arg:?}: expected TABLE=VALUE"),
+            }
+        };
+        let mut options = SelectOptions {
+            all_files,
+            snapshots,
+            ..SelectOptions::default()
+        };
+        for arg in iceberg_metadata {
+            let (table, file) = pair(arg, "--iceberg-metadata")?;
+            options.iceberg_metadata.insert(table, file);
+        }
+        for arg in delta_version {
+            let (table, version) = pair(arg, "--delta-version")?;
+            let version = version
+                .parse::<u64>()
+                .with_context(|| format!("--delta-version {arg:?}: N must be a version number"))?;
+            options.delta_version.insert(table, version);
+        }
+        Ok(options)
+    }
+}
+
+/// The listing after selection.
+#[derive(Debug, Default)]
+pub struct Selected {
+    /// Files to pack (paths relative to the warehouse root).
+    pub found: Vec<Found>,
+    /// Files to pack with these exact bytes (mutable pointer files read to decide a
+    /// state), by path.
+    pub overrides: HashMap<String, Vec<u8>>,
+    /// Per table path: the state chosen and the orphans left out.
+    pub tables: HashMap<String, (Option<String>, Orphans)>,
+}
+
+/// Applies table-aware selection to a warehouse listing.
+/// `prefix` is what the caller put in front of the listed paths (a source that is itself
+/// a table keeps its folder name); the warehouse is addressed without it.
+pub fn select(
+    found: Vec<Found>,
+    warehouse: &Warehouse,
+    options: &SelectOptions,
+    prefix: &str,
+) -> Result<Selected> {
+    let mut selected = Selected::default();
+    if options.all_files {
+        if !options.iceberg_metadata.is_empty() || !options.delta_version.is_empty() {
+            bail!(
+                "--all-files packs raw folders: it cannot be combined with --iceberg-metadata or --delta-version"
+            );
+        }
+        selected.found = found;
+        return Ok(selected);
+    }
+    let plans = table::plan(found.iter().map(|f| f.file.clone()).collect());
+    let mut by_path: HashMap<String, Found> = found
+        .into_iter()
+        .map(|f| (f.file.path.clone(), f))
+        .collect();
+    let mut unknown: BTreeSet<String> = options
+        .iceberg_metadata
+        .keys()
+        .chain(options.delta_version.keys())
+        .cloned()
+        .collect();
+    for plan in &plans {
+        if plan.format == TableFormat::Files {
+            continue;
+        }
+        unknown.remove(&plan.path);
+        let root = if plan.path == table::ROOT_GROUP {
+            String::new()
+        } else {
+            format!("{}/", plan.path)
+        };
+        let listed: BTreeSet<String> = plan
+            .files
+            .iter()
+            .filter_map(|f| f.path.strip_prefix(&root).map(str::to_owned))
+            .collect();
+        let view = WarehouseTable {
+            warehouse,
+            prefix,
+            root: &root,
+            listed,
+            found: &by_path,
+            extra: std::sync::Mutex::default(),
+        };
+        let selection = match plan.format {
+            TableFormat::Iceberg => {
+                if options.delta_version.contains_key(&plan.path) {
+                    bail!("{}: --delta-version given for an Iceberg table", plan.path);
+                }
+                table_state::iceberg::select(
+                    &plan.path,
+                    &view,
+                    options.iceberg_metadata.get(&plan.path).map(String::as_str),
+                    options.snapshots,
+                )
+            }
+            TableFormat::Delta => {
+                if options.iceberg_metadata.contains_key(&plan.path) {
+                    bail!("{}: --iceberg-metadata given for a Delta table", plan.path);
+                }
+                table_state::delta::select(
+                    &plan.path,
+                    &view,
+                    options.delta_version.get(&plan.path).copied(),
+                )
+            }
+            TableFormat::Files => continue,
+        }
+        .with_context(|| format!("cannot choose the state of table {}", plan.path))?;
+        let extra = view.extra.into_inner().unwrap_or_default();
+        let mut orphans = Orphans::default();
+        for relative in &view.listed {
+            if !selection.files.contains(relative)
+                && let Some(f) = by_path.remove(&format!("{root}{relative}"))
+            {
+                orphans.files += 1;
+                orphans.bytes += f.file.size;
+            }
+        }
+        for relative in &selection.files {
+            let path = format!("{root}{relative}");
+            if by_path.contains_key(&path) {
+                continue;
+            }
+            // Written after the listing (an in-flight commit finished): pack it too.
+            match extra.get(relative) {
+                Some(Some(f)) => {
+                    by_path.insert(path, f.clone());
+                }
+                _ => match find_prefixed(warehouse, prefix, &path)? {
+                    Some(f) => {
+                        by_path.insert(path, f);
+                    }
+                    None => bail!(
+                        "{}: {relative} is referenced by the table state but missing",
+                        plan.path
+                    ),
+                },
+            }
+        }
+        for (relative, bytes) in selection.pinned {
+            let path = format!("{root}{relative}");
+            if let Some(f) = by_path.get_mut(&path) {
+                f.file.size = bytes.len() as u64;
+            }
+            selected.overrides.insert(path, bytes);
+        }
+        selected
+            .tables
+            .insert(plan.path.clone(), (selection.snapshot, orphans));
+    }
+    if let Some(table) = unknown.into_iter().next() {
+        bail!(
+            "no Iceberg or Delta table {table:?} in the source (--iceberg-metadata/--delta-version)"
+        );
+    }
+    let mut found: Vec<Found> = by_path.into_values().collect();
+    found.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    selected.found = found;
+    Ok(selected)
+}
+
+/// One table of the warehouse, seen through [`TableFiles`].
+struct WarehouseTable<'a> {
+    warehouse: &'a Warehouse,
+    /// Prefix of every path (see [`select`]).
+    prefix: &'a str,
+    /// `table/` (or empty for a table at the root).
+    root: &'a str,
+    listed: BTreeSet<String>,
+    found: &'a HashMap<String, Found>,
+    /// Files looked up that were not listed (None: they do not exist).
+    extra: std::sync::Mutex<HashMap<String, Option<Found>>>,
+}
+
+impl WarehouseTable<'_> {
+    fn lookup(&self, relative: &str) -> table_state::Result<Option<Found>> {
+        let path = format!("{}{relative}", self.root);
+        if let Some(f) = self.found.get(&path) {
+            return Ok(Some(f.clone()));
+        }
+        let mut extra = self.extra.lock().map_err(|_| table_state::Error::Read {
+            path: relative.to_owned(),
+            reason: "internal: lock poisoned".into(),
+        })?;
+        if let Some(known) = extra.get(relative) {
+            return Ok(known.clone());
+        }
+        let f = find_prefixed(self.warehouse, self.prefix, &path).map_err(|e| {
+            table_state::Error::Read {
+                path: relative.to_owned(),
+                reason: format!("{e:#}"),
+            }
+        })?;
+        extra.insert(relative.to_owned(), f.clone());
+        Ok(f)
+    }
+}
+
+impl TableFiles for WarehouseTable<'_> {
+    fn listed(&self) -> &BTreeSet<String> {
+        &self.listed
+    }
+
+    fn read(&self, relative: &str) -> table_state::Result<Option<Vec<u8>>> {
+        let Some(found) = self.lookup(relative)? else {
+            return Ok(None);
+        };
+        let error = |e: range_reader::Error| table_state::Error::Read {
+            path: relative.to_owned(),
+            reason: e.to_string(),
+        };
+        match read_all(&found.source, found.file.size) {
+            Ok(bytes) => Ok(Some(bytes)),
+            // Rewritten since the listing (a pointer file such as `_last_checkpoint`):
+            // read what is there now.
+            Err(range_reader::Error::Changed { .. }) => {
+                let path = format!("{}{relative}", self.root);
+                match find_prefixed(self.warehouse, self.prefix, &path) {
+                    Ok(Some(now)) => read_all(&now.source, now.file.size)
+                        .map(Some)
+                        .map_err(error),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(table_state::Error::Read {
+                        path: relative.to_owned(),
+                        reason: format!("{e:#}"),
+                    }),
+                }
+            }
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    fn exists(&self, relative: &str) -> table_state::Result<bool> {
+        Ok(self.lookup(relative)?.is_some())
+    }
+}
+
+/// [`Warehouse::find`] for a path that carries the caller's prefix; the result carries
+/// it too.
+fn find_prefixed(warehouse: &Warehouse, prefix: &str, path: &str) -> Result<Option<Found>> {
+    let relative = path.strip_prefix(prefix).unwrap_or(path);
+    Ok(warehouse.find(relative)?.map(|mut f| {
+        f.file.path = path.to_owned();
+        f
+    }))
+}
+
+fn read_all(source: &Arc<dyn RangeSource>, size: u64) -> range_reader::Result<Vec<u8>> {
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    source.read_range(0..size)
+}
