@@ -387,7 +387,10 @@ def check_delta(wh, rel, exp, problems):
     def files_inside(dt, label):
         for u in dt.file_uris():
             lp = u[len("file://"):] if u.startswith("file://") else u
-            if not lp.startswith(path + "/"):
+            # deltalake percent-encodes the table root (a space is %20) but the
+            # partition folders below it hold literal %xx: accept either spelling.
+            from urllib.parse import unquote
+            if not (lp.startswith(path + "/") or unquote(lp).startswith(path + "/")):
                 problems.append(f"{rel}: {label}: data file outside the table: {u}")
 
     try:
