@@ -55,8 +55,9 @@ pub const SECRET_KEY: &str = "lakezip-test-secret-key/not-a-real-secret";
 pub const REGION: &str = "us-east-1";
 
 /// Environment variables that could make an AWS SDK pick other credentials, a profile or a
-/// remote credential source; [`S3Server::apply_env`] removes them.
-const AWS_ENV_TO_REMOVE: [&str; 10] = [
+/// remote credential source; [`S3Server::apply_env`] removes them (and
+/// `examples/s3_server.rs` prints `unset` lines for them).
+pub const AWS_ENV_TO_REMOVE: [&str; 10] = [
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_PROFILE",
