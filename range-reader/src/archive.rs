@@ -272,6 +272,19 @@ pub fn stream_entry(
             }
             take(&buf[..n])?;
         }
+        // Bytes after the end of the deflate stream but inside the member would be
+        // hidden from every reader; the data phase (`fetch`) refuses them too.
+        let consumed = decoder.total_in();
+        if consumed != entry.compressed_size {
+            return Err(fmt(archive_format::Error::Invalid {
+                record: "deflate stream",
+                offset: data_offset,
+                reason: format!(
+                    "entry {:?}: the stream ends after {consumed} of the member's {} bytes",
+                    entry.name, entry.compressed_size
+                ),
+            }));
+        }
     }
     if total != entry.uncompressed_size {
         return Err(fmt(archive_format::Error::SizeMismatch {

@@ -10,8 +10,13 @@
 //! - each file is written to a temporary name in its final directory while the data phase
 //!   ([`crate::fetch`]) streams it; its CRC-32 and size are verified; only when every
 //!   member is complete are they renamed into place, in archive order (data before the
-//!   commit file). A failure leaves no file at a final path.
+//!   commit file). A failure leaves no file at a final path: a rename that fails removes
+//!   the files renamed before it (with `force`, a file that replaced an existing one
+//!   stays: it holds the verified content);
+//! - a selection no tree can hold (a name twice, a name that is both a file and a folder)
+//!   is refused.
 
+use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -85,6 +90,7 @@ pub fn extract(
             }
         }
     }
+    check_tree(entries)?;
     let mut summary = ExtractSummary::default();
     let mut targets = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -111,17 +117,24 @@ pub fn extract(
         source_name: source.name(),
         message: "internal state lost after a worker failed".into(),
     })?;
+    // A rename can still fail (a name too long for the filesystem, a file created in the
+    // meantime): then the files this call already put in place are removed again.
+    let mut placed: Vec<&PathBuf> = Vec::new();
     for ((entry, target), temp) in entries.iter().zip(&targets).zip(done) {
         let (Some((_, target)), Some(temp)) = (target, temp) else {
             continue;
         };
+        let created = !options.force || fs::symlink_metadata(target).is_err();
         let persisted = if options.force {
             temp.persist(target)
         } else {
             temp.persist_noclobber(target)
         };
-        persisted.map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+        if let Err(e) = persisted {
+            for path in placed {
+                let _ = fs::remove_file(path);
+            }
+            return Err(if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::Exists {
                     path: target.clone(),
                 }
@@ -130,12 +143,46 @@ pub fn extract(
                     path: target.clone(),
                     error: e.error,
                 }
-            }
-        })?;
+            });
+        }
+        if created {
+            placed.push(target);
+        }
         summary.files += 1;
         summary.bytes += entry.uncompressed_size;
     }
     Ok(summary)
+}
+
+/// Refuses a selection that no directory tree can hold, before anything is written: a
+/// name selected twice (two tables of a lying index can share entries) or a name that is
+/// a file and also the folder of another entry (`a` and `a/b`, or `a` and `a/`).
+fn check_tree(entries: &[&Entry]) -> Result<()> {
+    let mut names = HashSet::with_capacity(entries.len());
+    let mut folders = HashSet::new();
+    for entry in entries {
+        if !names.insert(entry.name.as_str()) {
+            return Err(Error::Refused {
+                name: entry.name.clone(),
+                reason: "it is selected more than once".into(),
+            });
+        }
+        let path = entry.name.trim_end_matches('/');
+        if entry.kind == EntryKind::Directory {
+            folders.insert(path);
+        }
+        folders.extend(path.match_indices('/').map(|(at, _)| &path[..at]));
+    }
+    match entries
+        .iter()
+        .find(|e| e.kind != EntryKind::Directory && folders.contains(e.name.as_str()))
+    {
+        Some(entry) => Err(Error::Refused {
+            name: entry.name.clone(),
+            reason: "the archive has it both as a file and as a folder".into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Writes members to temporary files beside their targets.

@@ -616,6 +616,12 @@ impl<'a, D: Destination> RunParser<'a, D> {
             return Ok(());
         }
         let entry = self.current();
+        if let State::Header(header) = &self.state {
+            // The run ended inside what should be a local header (bytes that are not
+            // one can declare any length): say what is wrong with it.
+            LocalFileHeader::parse(header, entry.local_header_offset)
+                .map_err(|e| Error::format(self.source_name, e))?;
+        }
         Err(Error::format(
             self.source_name,
             archive_format::Error::Truncated {

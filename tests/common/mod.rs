@@ -8,6 +8,7 @@
 pub mod faults;
 pub mod nginx;
 pub mod s3;
+pub mod zipbuild;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

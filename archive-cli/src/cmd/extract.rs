@@ -75,7 +75,11 @@ pub fn run(args: ExtractArgs, context: &Context) -> Result<ExitCode> {
             }
         }
     };
-    let total: u64 = entries.iter().map(|e| e.uncompressed_size).sum();
+    // Declared sizes, for the progress bar only: a hostile archive can make them add up
+    // past u64 (each one is checked against the data as it is written).
+    let total = entries
+        .iter()
+        .fold(0u64, |sum, e| sum.saturating_add(e.uncompressed_size));
     let bar = bytes_bar(total, context.quiet, args.json, "extracting");
     let selected: Vec<&Entry> = entries.iter().collect();
     let summary = extract(

@@ -100,7 +100,8 @@ fn detected_tables(entries: &[Entry]) -> Vec<TableSummary> {
             format: t.format,
             snapshot: None,
             files: t.files.len() as u64,
-            bytes: t.files.iter().map(|f| f.size).sum(),
+            // Sizes come from the archive: a hostile one can make them add up past u64.
+            bytes: t.files.iter().fold(0, |sum, f| sum.saturating_add(f.size)),
             orphans: 0,
             orphan_bytes: 0,
             data_range: [0, 0],
