@@ -134,9 +134,13 @@ pub fn select(table: &str, files: &dyn TableFiles, version: Option<u64>) -> Resu
 
     let mut selection = replay.finish()?;
     // Read now, not at listing time: it is rewritten in place. Pointing past `target`
-    // (an older --delta-version), it is left out: readers then list the log.
+    // (an older --delta-version), or at a checkpoint written after the listing and so
+    // not selected, it is left out: readers then list the log.
     if let Some(bytes) = files.read(LAST_CHECKPOINT)?
-        && last_checkpoint_version(&bytes).is_some_and(|v| v <= target)
+        && last_checkpoint_version(&bytes).is_some_and(|v| {
+            let prefix = format!("_delta_log/{v:020}.checkpoint");
+            v <= target && selection.files.iter().any(|f| f.starts_with(&prefix))
+        })
     {
         selection.files.insert(LAST_CHECKPOINT.to_owned());
         selection.pinned.push((LAST_CHECKPOINT.to_owned(), bytes));
