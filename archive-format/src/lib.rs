@@ -16,8 +16,6 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod manifest;
 pub mod name;
 pub mod read;

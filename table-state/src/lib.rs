@@ -12,8 +12,6 @@
 
 pub mod delta;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod iceberg;
 pub mod relocate;
 
