@@ -6,15 +6,16 @@
 # local → local for reference. Time: wall clock, median; memory: "Maximum resident set size"
 # of /usr/bin/time -v, the largest of the runs. Prints markdown and writes it to
 # bench/results/s3.md.
-#   bench/s3.sh        (data under target/bench-s3, removed at the end; KEEP_TREE=1 keeps the
-#                       2 GiB tree for the next run; peak disk ~6.5 GB: tree, parts and the
-#                       completed object on the server, local archive)
+#   bench/s3.sh        (data under target/bench-s3, or WORK=DIR, removed at the end;
+#                       KEEP_TREE=1 keeps the 2 GiB tree for the next run; peak disk ~6.5 GB:
+#                       tree, parts and the completed object on the server, local archive;
+#                       WORK=/dev/shm/… puts it all in RAM when the disk is short)
 # Needs /usr/bin/time (Debian package `time`), jq, bc, flock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 cmdline="bench/s3.sh${*:+ $*}"
-for v in RUNS RUNS_C1 CONCURRENCY FILES FILE_KIB KEEP_TREE; do
+for v in RUNS RUNS_C1 CONCURRENCY FILES FILE_KIB KEEP_TREE WORK; do
   [ -n "${!v:-}" ] && cmdline="$v=${!v} $cmdline"
 done
 runs=${RUNS:-3}
@@ -22,7 +23,7 @@ runs_c1=${RUNS_C1:-1}
 concurrency=${CONCURRENCY:-8}
 files=${FILES:-2000}     # 20 tables of FILES/20 files
 file_kib=${FILE_KIB:-1024}
-work=$root/target/bench-s3
+work=${WORK:-$root/target/bench-s3}
 out=$root/bench/results/s3.md
 
 for tool in /usr/bin/time jq bc flock python3; do
@@ -35,6 +36,7 @@ for tool in /usr/bin/time jq bc flock python3; do
 done
 
 mkdir -p "$work" "$root/bench/results"
+work=$(cd "$work" && pwd)
 # one run at a time: concurrent runs would share the tree and skew each other's times
 exec 9>"$work/.lock"
 if ! flock -n 9; then
@@ -255,6 +257,10 @@ md "- machine: $(nproc) cores, $cpu_model, $ram RAM, kernel $(uname -r), $fs"
 md "- load average (1/5/15 min) at start: $load_start"
 md "- tree: $tree_files files of $file_kib KiB in 20 folders (\`tNN/data/part-NNNNNN.parquet\`),"
 md "  $tree_bytes bytes, page cache warm; archive: $archive_bytes bytes"
+if [ "$fs" = tmpfs ]; then
+  md "- data (tree, server objects and parts, local archive) on tmpfs ($work): no disk I/O,"
+  md "  and lakezip's fsync of the local archive costs nothing"
+fi
 md "- server: examples/s3_server.rs (the tests' s3s-fs 0.14 server with SigV4, on 127.0.0.1,"
 md "  same machine, same cores); every object is deleted after its run"
 md ""
@@ -271,8 +277,8 @@ md "  largest of the runs. The upload keeps at most --concurrency parts in fligh
 md "  one being filled, so its buffers are bounded by (concurrency + 1) × part size; the"
 md "  rest is the process itself (runtime, SDK, the pack's own read buffers): packing one"
 md "  1 KiB file to S3 (one PutObject, no parts) peaks at $tiny_rss_mib MiB."
-md "- --concurrency also sets how many source files the packer reads ahead."
-md "- Local → local: \`lakezip pack TREE -o FILE\` on the same disk, for reference"
+md "- --concurrency also sets the read-ahead for S3 sources; local files (as here) are read in order."
+md "- Local → local: \`lakezip pack TREE -o FILE\` in the same directory as the tree, for reference"
 md "  (lakezip fsyncs the archive before renaming it into place)."
 md "- Other processes' CPU: machine-wide busy CPU time during the run (/proc/stat) minus"
 md "  lakezip's and the server's; anything well above zero (e.g. tests or builds of other"
