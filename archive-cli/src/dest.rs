@@ -383,10 +383,7 @@ fn write_s3(
         Err(error) => {
             let network = failure.lock().ok().and_then(|f| *f).unwrap_or(false);
             if network {
-                bail!(
-                    "{error}; the upload to {} is kept: rerun the same command to continue it, or run `lakezip cleanup s3://{bucket}/` to discard it",
-                    prepared.dest
-                );
+                return Err(kept_for_rerun(&error, &prepared.dest, bucket));
             }
             // Anything else aborts: no orphan parts are left behind.
             abort_state(prepared, &client, bucket, key);
@@ -396,11 +393,8 @@ fn write_s3(
     let Hashing { inner, sha256, .. } = outcome.output.0;
     let uploaded = match inner.finish() {
         Ok(uploaded) => uploaded,
-        Err(error) if matches!(error, range_reader::Error::GaveUp { .. }) => {
-            bail!(
-                "{error}; the upload to {} is kept: rerun the same command to continue it, or run `lakezip cleanup s3://{bucket}/` to discard it",
-                prepared.dest
-            );
+        Err(error @ range_reader::Error::GaveUp { .. }) => {
+            return Err(kept_for_rerun(&error, &prepared.dest, bucket));
         }
         Err(error) => {
             abort_state(prepared, &client, bucket, key);
@@ -436,6 +430,13 @@ fn write_s3(
         }),
         resumed,
     })
+}
+
+/// The error of a pack whose upload the network cut off: the upload is kept for a rerun.
+fn kept_for_rerun(error: &dyn std::fmt::Display, dest: &Dest, bucket: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{error}; the upload to {dest} is kept: rerun the same command to continue it, or run `lakezip cleanup s3://{bucket}/` to discard it"
+    )
 }
 
 /// Best-effort abort of the upload of a failed pack, and its state file.

@@ -44,6 +44,53 @@ pub struct Found {
     pub local: Option<PathBuf>,
 }
 
+impl Found {
+    /// A local regular file with the metadata just read.
+    fn local(relative: String, path: PathBuf, meta: &std::fs::Metadata) -> Self {
+        Found {
+            file: SourceFile {
+                path: relative,
+                size: meta.len(),
+                mtime: meta.mtime(),
+                mode: meta.permissions().mode() & 0o7777,
+                held: None,
+            },
+            source: Arc::new(ListedFile::new(path.clone(), meta.len(), meta.mtime())),
+            object: None,
+            local: Some(path),
+        }
+    }
+
+    /// An S3 object as listed, read pinned to its listed ETag.
+    fn object(
+        client: &aws_sdk_s3::Client,
+        bucket: &str,
+        relative: String,
+        object: s3::ListedObject,
+    ) -> Self {
+        let source = S3Source::with_listing(
+            client.clone(),
+            bucket.to_owned(),
+            object.key.clone(),
+            object.size,
+            object.etag.clone(),
+            RetryPolicy::from_env(),
+        );
+        Found {
+            file: SourceFile {
+                path: relative,
+                size: object.size,
+                mtime: object.last_modified,
+                mode: 0o644,
+                held: None,
+            },
+            source: Arc::new(source),
+            object: Some((object.key, object.etag)),
+            local: None,
+        }
+    }
+}
+
 impl Warehouse {
     /// The warehouse an argument names: `s3://bucket/prefix/` or a directory.
     pub fn open(src: &str, context: &Context) -> Result<Self> {
@@ -117,26 +164,8 @@ impl Warehouse {
                     if relative.is_empty() || (relative.ends_with('/') && object.size == 0) {
                         continue;
                     }
-                    let source = S3Source::with_listing(
-                        client.clone(),
-                        bucket.clone(),
-                        object.key.clone(),
-                        object.size,
-                        object.etag.clone(),
-                        RetryPolicy::from_env(),
-                    );
-                    out.push(Found {
-                        file: SourceFile {
-                            path: relative.to_owned(),
-                            size: object.size,
-                            mtime: object.last_modified,
-                            mode: 0o644,
-                            held: None,
-                        },
-                        source: Arc::new(source),
-                        object: Some((object.key, object.etag)),
-                        local: None,
-                    });
+                    let relative = relative.to_owned();
+                    out.push(Found::object(client, bucket, relative, object));
                 }
                 if out.is_empty() {
                     bail!("no objects under s3://{bucket}/{prefix}; check the bucket and prefix");
@@ -166,18 +195,7 @@ impl Warehouse {
                         path.display()
                     );
                 }
-                Ok(Some(Found {
-                    file: SourceFile {
-                        path: relative.to_owned(),
-                        size: meta.len(),
-                        mtime: meta.mtime(),
-                        mode: meta.permissions().mode() & 0o7777,
-                        held: None,
-                    },
-                    source: Arc::new(ListedFile::new(path.clone(), meta.len(), meta.mtime())),
-                    object: None,
-                    local: Some(path),
-                }))
+                Ok(Some(Found::local(relative.to_owned(), path, &meta)))
             }
             Warehouse::S3 {
                 client,
@@ -190,26 +208,12 @@ impl Warehouse {
                 let Some(object) = objects.into_iter().find(|o| o.key == key) else {
                     return Ok(None);
                 };
-                let source = S3Source::with_listing(
-                    client.clone(),
-                    bucket.clone(),
-                    object.key.clone(),
-                    object.size,
-                    object.etag.clone(),
-                    RetryPolicy::from_env(),
-                );
-                Ok(Some(Found {
-                    file: SourceFile {
-                        path: relative.to_owned(),
-                        size: object.size,
-                        mtime: object.last_modified,
-                        mode: 0o644,
-                        held: None,
-                    },
-                    source: Arc::new(source),
-                    object: Some((object.key, object.etag)),
-                    local: None,
-                }))
+                Ok(Some(Found::object(
+                    client,
+                    bucket,
+                    relative.to_owned(),
+                    object,
+                )))
             }
         }
     }
@@ -273,18 +277,7 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
         if kind.is_dir() {
             walk(&path, &child, out)?;
         } else if kind.is_file() {
-            out.push(Found {
-                file: SourceFile {
-                    path: child,
-                    size: meta.len(),
-                    mtime: meta.mtime(),
-                    mode: meta.permissions().mode() & 0o7777,
-                    held: None,
-                },
-                source: Arc::new(ListedFile::new(path.clone(), meta.len(), meta.mtime())),
-                object: None,
-                local: Some(path),
-            });
+            out.push(Found::local(child, path, &meta));
         } else if kind.is_symlink() {
             bail!(
                 "{} is a symbolic link; lakezip packs regular files only (copy the link's target instead)",
