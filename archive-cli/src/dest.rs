@@ -9,7 +9,9 @@
 //! them, and sends only the rest. A failed pack aborts its upload unless the failure was
 //! the network giving out (retries exhausted), which is what a rerun can fix.
 
+use std::fs::Permissions;
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +21,7 @@ use archive_format::manifest::chain::StoredObject;
 use archive_format::table::TablePlan;
 use archive_format::write::{OpenSource, PackOptions, PackProgress, Streaming, pack};
 use indicatif::ProgressBar;
+use range_reader::partial;
 use range_reader::retry::RetryPolicy;
 use range_reader::s3::{self, S3Options};
 use range_reader::upload::{self, S3Upload, UploadOptions, UploadState};
@@ -238,11 +241,13 @@ fn write_local(
     bars: &Bars,
 ) -> Result<Written> {
     let parent = parent_dir(dest);
-    let temp = tempfile::Builder::new()
-        .prefix(".lakezip-partial-")
-        .tempfile_in(&parent)
+    // 0666 minus the umask, like any other program's output (a temporary file's 0600
+    // would keep everyone else from reading the archive).
+    let temp = partial::create_in(&parent, Some(Permissions::from_mode(0o666)))
         .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let partial_path = temp.path().to_owned();
     let syncing = SyncingWriter::new(temp).context("cannot start writing the archive")?;
+    let cannot_write = || format!("cannot write {}", dest.display());
     let outcome = pack(
         io::BufWriter::with_capacity(128 * 1024, syncing),
         tables,
@@ -252,19 +257,28 @@ fn write_local(
             bytes: &mut |n| bars.read.inc(n),
             file_done: &mut |_| {},
         },
-    )?;
+    )
+    .map_err(|error| match error {
+        // The writer names the output `<archive>`: name DEST instead (disk full, quota).
+        archive_format::Error::Io { path, source } if path == Path::new("<archive>") => {
+            anyhow::Error::new(source).context(cannot_write())
+        }
+        other => other.into(),
+    })?;
     let temp = outcome
         .output
         .into_inner()
-        .map_err(|e| e.into_error())?
+        .map_err(|e| e.into_error())
+        .with_context(cannot_write)?
         .finish()
-        .context("cannot flush the archive to disk")?;
+        .with_context(|| format!("cannot flush {} to disk", dest.display()))?;
     let sha256 = want_sha256.then(|| sha256_file(temp.path())).transpose()?;
     let persisted = if force {
         temp.persist(dest)
     } else {
         temp.persist_noclobber(dest)
     };
+    partial::forget(&partial_path);
     persisted
         .map_err(|e| e.error)
         .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
@@ -653,7 +667,8 @@ impl SyncingWriter {
 
 impl Write for SyncingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
+        // Through the `File`: `NamedTempFile` would add its random name to the error.
+        let n = self.file.as_file_mut().write(buf)?;
         self.since_sync += n as u64;
         if self.since_sync >= SYNC_EVERY {
             self.since_sync = 0;
@@ -665,12 +680,12 @@ impl Write for SyncingWriter {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        self.file.as_file_mut().flush()
     }
 }
 
 impl io::Seek for SyncingWriter {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        self.file.seek(pos)
+        self.file.as_file_mut().seek(pos)
     }
 }

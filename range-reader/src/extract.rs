@@ -124,12 +124,14 @@ pub fn extract(
         let (Some((_, target)), Some(temp)) = (target, temp) else {
             continue;
         };
+        let partial = temp.to_path_buf();
         let created = !options.force || fs::symlink_metadata(target).is_err();
         let persisted = if options.force {
             temp.persist(target)
         } else {
             temp.persist_noclobber(target)
         };
+        crate::partial::forget(&partial);
         if let Err(e) = persisted {
             for path in placed {
                 let _ = fs::remove_file(path);
@@ -210,13 +212,10 @@ impl Destination for ToDirectory<'_> {
 
     fn create(&self, position: usize, entry: &Entry) -> Result<Self::Output> {
         let (directory, target) = self.target(position, entry)?;
-        let temp = tempfile::Builder::new()
-            .prefix(".lakezip-partial-")
-            .tempfile_in(directory)
-            .map_err(|error| Error::Write {
-                path: directory.clone(),
-                error,
-            })?;
+        let temp = crate::partial::create_in(directory, None).map_err(|error| Error::Write {
+            path: directory.clone(),
+            error,
+        })?;
         Ok((temp, target.clone()))
     }
 

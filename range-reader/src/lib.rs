@@ -8,6 +8,8 @@
 //!   open the directory or the table index, stream and verify members, extract safely.
 //! - [`prefetch`]: reads many files ahead of a consumer, in parallel and in order (the
 //!   packer's input).
+//! - [`partial`]: the temporary files written before a rename into place, removed if the
+//!   process is interrupted.
 //! - [`upload`]: streams an archive to S3 as a resumable, verified multipart upload, and
 //!   the small object helpers chain manifests use.
 #![forbid(unsafe_code)]
@@ -21,6 +23,7 @@ pub mod fetch;
 pub mod http;
 pub mod local;
 pub mod memory;
+pub mod partial;
 pub mod prefetch;
 pub mod remote;
 pub mod restore;

@@ -384,7 +384,37 @@ fn open_local(found: &Found, crc_first: bool) -> Result<(Box<dyn std::io::Read>,
         file.rewind()
             .with_context(|| format!("cannot read {}", path.display()))?;
     }
-    Ok((Box::new(file), crc32))
+    let reader = UnchangedWhileRead {
+        file,
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    };
+    Ok((Box::new(reader), crc32))
+}
+
+/// A local file being packed that, at its end, checks it still has the size and mtime it
+/// had when opened: a file written to while it was read (rewritten in place with the same
+/// size, say) is an error, not a member whose first part is one version and the rest
+/// another — which every CRC-32 check would pass.
+struct UnchangedWhileRead {
+    file: std::fs::File,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl std::io::Read for UnchangedWhileRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let meta = self.file.metadata()?;
+            if meta.len() != self.len || meta.modified().ok() != self.modified {
+                return Err(std::io::Error::other(
+                    "file changed while it was read (written to during the pack); rerun when writers are idle",
+                ));
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// The stored CRC-32 of every S3 object in `big` that has one, asked in parallel.
