@@ -16,6 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod manifest;
 pub mod name;
 pub mod read;

@@ -49,9 +49,14 @@ pub fn decode(raw: &[u8], utf8_flag: bool, unicode_path: Option<&(u32, String)>)
         .collect())
 }
 
+/// The longest name a ZIP header can hold: its length is a 16-bit field.
+pub const MAX_LEN: usize = u16::MAX as usize;
+
 /// Checks that a name is a relative, `/`-separated path that stays inside the extraction
 /// directory: not empty, no NUL or control characters, no backslash, not absolute, no
 /// drive letter, no `.` or `..` or empty components. A trailing `/` marks a directory.
+/// It must also fit a header's name field ([`MAX_LEN`] bytes of UTF-8), which is what
+/// keeps the writer from writing a name whose length field wraps.
 pub fn check_safe(name: &str) -> Result<()> {
     let unsafe_name = |reason| {
         Err(Error::UnsafeName {
@@ -61,6 +66,9 @@ pub fn check_safe(name: &str) -> Result<()> {
     };
     if name.is_empty() {
         return unsafe_name("empty name");
+    }
+    if name.len() > MAX_LEN {
+        return unsafe_name("longer than the 65,535 bytes a zip name can hold");
     }
     if name.chars().any(|c| c.is_control()) {
         return unsafe_name("contains a control character");
@@ -112,6 +120,25 @@ mod tests {
         ] {
             assert!(check_safe(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by fuzzing (`tests/fuzz_regressions/roundtrip/name-longer-than-65535-bytes`):
+    /// the writer accepted a 140,001-byte name and wrote its length modulo 65,536, so
+    /// the archive it produced was corrupt.
+    #[test]
+    fn names_longer_than_the_header_field_are_refused() {
+        assert!(check_safe(&"n".repeat(MAX_LEN)).is_ok());
+        let err = check_safe(&"n".repeat(MAX_LEN + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("65,535"), "{err}");
+        let mut writer = crate::write::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let meta = crate::write::MemberMeta {
+            name: "n".repeat(140_001),
+            mtime: 0,
+            mode: 0o644,
+        };
+        assert!(writer.add_bytes(meta, b"x").is_err());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 pub mod delta;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod iceberg;
 pub mod relocate;
 

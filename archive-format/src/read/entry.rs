@@ -139,8 +139,72 @@ impl Entry {
     }
 
     /// The smallest number of bytes the local record can occupy: fixed header, the name
-    /// (as long as the central one) and the data.
+    /// (as long as the central one) and the data. Saturates: a ZIP64 extra field can
+    /// declare a size near `u64::MAX`, and such an entry fits nowhere.
     pub(crate) fn minimal_local_span(&self) -> u64 {
-        crate::spec::local::FIXED_LEN as u64 + self.raw_name_len + self.compressed_size
+        (crate::spec::local::FIXED_LEN as u64 + self.raw_name_len)
+            .saturating_add(self.compressed_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::read::{DirectoryReader, Opened};
+    use crate::spec::central::CentralDirectoryHeader;
+    use crate::spec::eocd::EndOfCentralDirectory;
+    use crate::spec::extra::encode_zip64;
+    use crate::spec::{METHOD_DEFLATE, U32_MAX};
+
+    /// Found by fuzzing (`tests/fuzz_regressions/local_header/minimal-span-overflow`): a
+    /// ZIP64 extra field declaring a compressed size near `u64::MAX` overflowed the
+    /// entry's minimal span (a panic in debug builds, a wrapped span in release).
+    #[test]
+    fn huge_zip64_size_is_an_error_not_an_overflow() {
+        let mut extra = Vec::new();
+        encode_zip64(&mut extra, &[u64::MAX - 5, u64::MAX - 5]);
+        let header = CentralDirectoryHeader {
+            version_made_by: 45,
+            version_needed: 45,
+            flags: 0,
+            method: METHOD_DEFLATE,
+            dos_time: 0,
+            dos_date: 0x21,
+            crc32: 0,
+            compressed_size: U32_MAX,
+            uncompressed_size: U32_MAX,
+            disk_start: 0,
+            internal_attributes: 0,
+            external_attributes: 0,
+            local_header_offset: 0,
+            name: b"a".to_vec(),
+            extra,
+            comment: Vec::new(),
+        };
+        let mut archive = Vec::new();
+        header.encode(&mut archive);
+        EndOfCentralDirectory {
+            disk_number: 0,
+            central_directory_disk: 0,
+            entries_on_disk: 1,
+            entries: 1,
+            central_directory_size: archive.len() as u32,
+            central_directory_offset: 0,
+            comment: Vec::new(),
+        }
+        .encode(&mut archive);
+        let mut reader = DirectoryReader::full(archive.len() as u64);
+        let mut result = Ok(());
+        while let Some(range) = reader.wants_read() {
+            result = reader.fill(
+                range.start,
+                &archive[range.start as usize..range.end as usize],
+            );
+            if result.is_err() {
+                break;
+            }
+        }
+        let err = result.and_then(|()| reader.finish().map(|_: Opened| ()));
+        let message = err.expect_err("an entry larger than the file").to_string();
+        assert!(message.contains("outside the member area"), "{message}");
     }
 }
