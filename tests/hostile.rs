@@ -1777,12 +1777,9 @@ fn the_builders_make_archives_the_zip_crate_reads() {
 }
 
 /// A stored member whose ZIP64 extra field declares sizes of `u64::MAX`.
-///
-/// Bug (archive-format, `Entry::minimal_local_span`): `30 + name + compressed_size`
-/// overflows and every command panics (exit 101). The fuzzing work on the parsers fixes
-/// it (saturating span, not yet committed when this test was); un-ignore once it is.
+/// `30 + name + compressed_size` used to overflow in `Entry::minimal_local_span` (every
+/// command panicked); the span now saturates and the entry lies outside the member area.
 #[test]
-#[ignore = "archive-format: Entry::minimal_local_span overflows on a u64::MAX size (panic)"]
 fn zip64_sizes_of_u64_max_are_refused_without_overflow() {
     let mut entry = Planned::stored("b.txt", b"pwned\n");
     entry.central.uncompressed_size = u32::MAX;
@@ -1800,14 +1797,10 @@ fn zip64_sizes_of_u64_max_are_refused_without_overflow() {
 /// A central directory claimed to be 1 GiB long, in a sparse file: one real header, then
 /// a hole.
 ///
-/// Bug (not fixed here): the sans-io reader wants the whole claimed central directory in
-/// one read (`range-reader` `archive::drive` → `DirectoryReader`), so 1 GiB is allocated
-/// before the first header is checked. Under the memory limit every command aborts
-/// (exit 134, "memory allocation of 1073741824 bytes failed"); without it, 1 GiB is read.
-/// Over HTTP the length is the server's word. The fix belongs in the reader core: read
-/// and check the directory a part at a time.
+/// The reader core reads a central directory in pieces of 8 MiB and checks each before
+/// asking for the next, so the lie is found in the first piece: nothing near 1 GiB is
+/// allocated or read (the test runs under a memory limit).
 #[test]
-#[ignore = "reader core: the claimed central directory is allocated whole before it is checked"]
 fn a_central_directory_claimed_in_a_hole_is_refused_without_reading_it() {
     let claimed = 1u64 << 30;
     let entry = Planned::stored("harmless.txt", b"first\n");
@@ -1828,12 +1821,11 @@ fn a_central_directory_claimed_in_a_hole_is_refused_without_reading_it() {
 
 /// A lakezip index pointer in the comment claiming a 1 GiB index, in a sparse file.
 ///
-/// Bug (not fixed here): `ls --tables` and `cat` (which read the index) allocate the
-/// claimed length before checking it (exit 134 under the memory limit). A lakezip index
-/// is a few KiB per thousand tables; the reader core should refuse an implausible length
-/// (or read it a part at a time).
+/// An index is a few hundred bytes per table and every table has central directory
+/// headers, so the reader refuses an index claimed larger than 1 MiB + 16 × the central
+/// directory before reading it. Commands that use the index (`cat`, `ls --tables`,
+/// `verify`) fail naming it; `extract` reads the central directory and works.
 #[test]
-#[ignore = "reader core: the claimed table index is allocated whole before it is checked"]
 fn an_index_claimed_in_a_hole_is_refused_without_reading_it() {
     let claimed = 1u64 << 30;
     let entry = Planned::stored("harmless.txt", b"first\n");

@@ -7,8 +7,8 @@ use std::ops::Range;
 
 use archive_format::manifest::{INDEX_NAME, MANIFEST_NAME, Manifest, TableIndex, TableSummary};
 use archive_format::read::{
-    Directory, DirectoryReader, EndRecords, Entry, EntryKind, LocalRecord, Opened, TAIL_LEN,
-    parse_central_directory,
+    CentralDirectoryParser, Directory, DirectoryReader, EndRecords, Entry, EntryKind, LocalRecord,
+    Opened, TAIL_LEN,
 };
 use archive_format::spec::local::LocalFileHeader;
 use archive_format::spec::{METHOD_DEFLATE, METHOD_STORED};
@@ -79,8 +79,12 @@ pub fn table_entries(
     let fmt = |e| Error::format(source.name(), e);
     let [start, stop] = table.central_directory_range;
     let range = end.central_directory_offset + start..end.central_directory_offset + stop;
-    let bytes = source.read_range(range.clone())?;
-    let entries = parse_central_directory(&bytes, range.start, table.files).map_err(fmt)?;
+    let mut parser = CentralDirectoryParser::new(range, table.files);
+    while let Some(piece) = parser.wants() {
+        let bytes = source.read_range(piece.clone())?;
+        parser.feed(piece.start, &bytes).map_err(fmt)?;
+    }
+    let entries = parser.finish().map_err(fmt)?;
     let [data_start, data_end] = table.data_range;
     let directory = Directory::new(end.clone(), entries, data_start..data_end).map_err(fmt)?;
     Ok(directory.into_entries())

@@ -47,34 +47,128 @@ use crate::{Error, Result, name};
 /// `expected` is the number of entries the caller expects; the bytes must hold exactly
 /// that many headers and nothing else.
 pub fn parse_central_directory(bytes: &[u8], offset: u64, expected: u64) -> Result<Vec<Entry>> {
-    // Never allocate by a declared count: a header takes at least 46 bytes.
-    let bound = (bytes.len() / central::FIXED_LEN) as u64;
-    let mut entries = Vec::with_capacity(expected.min(bound) as usize);
-    let mut at = 0usize;
-    while at < bytes.len() {
-        if entries.len() as u64 == expected {
+    let mut parser = CentralDirectoryParser::new(offset..offset + bytes.len() as u64, expected);
+    parser.feed(offset, bytes)?;
+    parser.finish()
+}
+
+/// How many bytes of a central directory are read at a time: memory for the raw bytes
+/// stays bounded whatever size the end records claim, and a lie is found in the first
+/// piece that does not parse.
+pub const CENTRAL_DIRECTORY_PIECE: u64 = 8 * 1024 * 1024;
+
+/// Parses a central directory fed in consecutive pieces of any size (a header may span
+/// pieces). Holds at most one partial header besides the entries parsed so far.
+#[derive(Debug)]
+pub struct CentralDirectoryParser {
+    range: Range<u64>,
+    expected: u64,
+    /// Absolute offset of the first byte not yet fed.
+    next: u64,
+    /// Bytes of a header begun in an earlier piece (they start at `next - carry.len()`).
+    carry: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl CentralDirectoryParser {
+    /// A parser for the central directory at `range` that must hold `expected` entries.
+    pub fn new(range: Range<u64>, expected: u64) -> Self {
+        // Never allocate by a declared count: a header takes at least 46 bytes.
+        let bound = (range.end - range.start) / central::FIXED_LEN as u64;
+        let capacity = expected.min(bound).min(CENTRAL_DIRECTORY_PIECE);
+        CentralDirectoryParser {
+            next: range.start,
+            range,
+            expected,
+            carry: Vec::new(),
+            entries: Vec::with_capacity(capacity as usize),
+        }
+    }
+
+    /// The next piece to feed, or `None` when every byte has been fed.
+    pub fn wants(&self) -> Option<Range<u64>> {
+        (self.next < self.range.end)
+            .then(|| self.next..self.range.end.min(self.next + CENTRAL_DIRECTORY_PIECE))
+    }
+
+    /// Parses the bytes at `offset`, which must be the next ones.
+    pub fn feed(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+        if offset != self.next || offset + bytes.len() as u64 > self.range.end {
             return Err(Error::invalid(
                 "central directory",
-                offset + at as u64,
+                offset,
                 format!(
-                    "{} bytes follow the {expected} declared entries",
-                    bytes.len() - at
+                    "got {} bytes at offset {offset}, wanted them from {} within {}..{}",
+                    bytes.len(),
+                    self.next,
+                    self.range.start,
+                    self.range.end
                 ),
             ));
         }
-        let header_offset = offset + at as u64;
-        let (header, len) = CentralDirectoryHeader::parse(&bytes[at..], header_offset)?;
-        entries.push(Entry::from_header(&header, header_offset, len as u64)?);
-        at += len;
+        self.next += bytes.len() as u64;
+        let mut joined;
+        let (mut at, data, base) = if self.carry.is_empty() {
+            (0usize, bytes, offset)
+        } else {
+            joined = std::mem::take(&mut self.carry);
+            let base = offset - joined.len() as u64;
+            joined.extend_from_slice(bytes);
+            (0usize, &joined[..], base)
+        };
+        while at < data.len() {
+            let rest = &data[at..];
+            let header_offset = base + at as u64;
+            let complete = CentralDirectoryHeader::total_len(rest).is_some_and(|n| n <= rest.len());
+            if !complete && self.next < self.range.end {
+                // The rest is checked when it arrives; a bad signature is refused now.
+                if rest.len() >= 4 && rest[..4] != central::SIGNATURE.to_le_bytes() {
+                    CentralDirectoryHeader::parse(rest, header_offset)?;
+                }
+                self.carry = rest.to_vec();
+                return Ok(());
+            }
+            if self.entries.len() as u64 == self.expected {
+                return Err(Error::invalid(
+                    "central directory",
+                    header_offset,
+                    format!(
+                        "{} bytes follow the {} declared entries",
+                        self.range.end - header_offset,
+                        self.expected
+                    ),
+                ));
+            }
+            let (header, len) = CentralDirectoryHeader::parse(rest, header_offset)?;
+            self.entries
+                .push(Entry::from_header(&header, header_offset, len as u64)?);
+            at += len;
+        }
+        Ok(())
     }
-    if entries.len() as u64 != expected {
-        return Err(Error::invalid(
-            "central directory",
-            offset,
-            format!("declares {expected} entries but holds {}", entries.len()),
-        ));
+
+    /// The entries, once every byte has been fed.
+    pub fn finish(self) -> Result<Vec<Entry>> {
+        if self.next != self.range.end || !self.carry.is_empty() {
+            return Err(Error::invalid(
+                "central directory",
+                self.next,
+                "ended before its last header was complete",
+            ));
+        }
+        if self.entries.len() as u64 != self.expected {
+            return Err(Error::invalid(
+                "central directory",
+                self.range.start,
+                format!(
+                    "declares {} entries but holds {}",
+                    self.expected,
+                    self.entries.len()
+                ),
+            ));
+        }
+        Ok(self.entries)
     }
-    Ok(entries)
 }
 
 /// A validated set of entries: every name safe and unique, every entry's bytes inside
@@ -174,7 +268,7 @@ enum State {
     Tail,
     MoreTail(Range<u64>),
     Zip64Record(Range<u64>),
-    CentralDirectory(EndRecords),
+    CentralDirectory(EndRecords, CentralDirectoryParser),
     Index(EndRecords),
     Done(Opened),
     Failed,
@@ -217,7 +311,7 @@ impl DirectoryReader {
         match &self.state {
             State::Tail => Some(first_read(self.file_len)),
             State::MoreTail(r) | State::Zip64Record(r) => Some(r.clone()),
-            State::CentralDirectory(end) => Some(end.central_directory_range()),
+            State::CentralDirectory(_, parser) => parser.wants(),
             State::Index(end) => end.index.as_ref().map(|p| p.offset..p.offset + p.length),
             State::Done(_) | State::Failed => None,
         }
@@ -267,12 +361,9 @@ impl DirectoryReader {
                 let (tail_offset, tail) = &self.tail;
                 tail::parse(self.file_len, *tail_offset, tail, Some((offset, bytes)))?
             }
-            State::CentralDirectory(end) => {
-                let entries = parse_central_directory(bytes, offset, end.entries)?;
-                let region = 0..end.central_directory_offset;
-                return Ok(State::Done(Opened::Directory(Directory::new(
-                    end, entries, region,
-                )?)));
+            State::CentralDirectory(end, mut parser) => {
+                parser.feed(offset, bytes)?;
+                return directory_when_complete(end, parser);
             }
             State::Index(end) => {
                 let Some(pointer) = &end.index else {
@@ -287,13 +378,18 @@ impl DirectoryReader {
             TailOutcome::Need(range) if range.end == self.file_len => State::MoreTail(range),
             TailOutcome::Need(range) => State::Zip64Record(range),
             TailOutcome::Complete(end) if self.want_index => {
-                if end.index.is_some() {
+                if let Some(pointer) = &end.index {
+                    check_index_length(pointer.length, &end)?;
                     State::Index(end)
                 } else {
                     State::Done(Opened::NoIndex(end))
                 }
             }
-            TailOutcome::Complete(end) => State::CentralDirectory(end),
+            TailOutcome::Complete(end) => {
+                let parser =
+                    CentralDirectoryParser::new(end.central_directory_range(), end.entries);
+                directory_when_complete(end, parser)?
+            }
         })
     }
 
@@ -308,6 +404,34 @@ impl DirectoryReader {
             )),
         }
     }
+}
+
+/// An index is a few hundred bytes per table, and every table has at least one central
+/// directory header that repeats its path; a claimed length past this bound is a lie,
+/// refused before anything is allocated for it.
+fn check_index_length(length: u64, end: &EndRecords) -> Result<()> {
+    let bound = (1 << 20) + 16 * end.central_directory_size;
+    if length > bound {
+        return Err(Error::Manifest {
+            reason: format!(
+                "the table index pointer claims {length} bytes, more than an index for a central directory of {} bytes can take ({bound})",
+                end.central_directory_size
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The directory once `parser` has every byte, else the state that reads on.
+fn directory_when_complete(end: EndRecords, parser: CentralDirectoryParser) -> Result<State> {
+    if parser.wants().is_some() {
+        return Ok(State::CentralDirectory(end, parser));
+    }
+    let region = 0..end.central_directory_offset;
+    let entries = parser.finish()?;
+    Ok(State::Done(Opened::Directory(Directory::new(
+        end, entries, region,
+    )?)))
 }
 
 /// A validated local header: where the entry's data starts.
@@ -411,4 +535,96 @@ impl LocalRecord {
 /// True if `name` is one of the archive's own metadata members.
 pub fn is_lakezip_member(name: &str) -> bool {
     name.starts_with(crate::manifest::METADATA_DIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &str, offset: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        CentralDirectoryHeader {
+            version_made_by: 0x031e,
+            version_needed: 20,
+            flags: spec::FLAG_UTF8,
+            method: spec::METHOD_STORED,
+            dos_time: 0,
+            dos_date: 0x21,
+            crc32: 0,
+            compressed_size: 0,
+            uncompressed_size: 0,
+            disk_start: 0,
+            internal_attributes: 0,
+            external_attributes: 0,
+            local_header_offset: offset,
+            name: name.as_bytes().to_vec(),
+            extra: vec![],
+            comment: b"c".to_vec(),
+        }
+        .encode(&mut out);
+        out
+    }
+
+    fn directory(count: u32) -> Vec<u8> {
+        (0..count)
+            .flat_map(|i| header(&format!("t/data/part-{i:05}.parquet"), i * 100))
+            .collect()
+    }
+
+    #[test]
+    fn pieces_of_any_size_give_the_same_entries() {
+        let bytes = directory(50);
+        let whole = parse_central_directory(&bytes, 1000, 50).expect("whole");
+        assert_eq!(whole.len(), 50);
+        for piece in [1, 2, 45, 46, 47, 100, 4096] {
+            let mut parser = CentralDirectoryParser::new(1000..1000 + bytes.len() as u64, 50);
+            for (i, chunk) in bytes.chunks(piece).enumerate() {
+                parser
+                    .feed(1000 + (i * piece) as u64, chunk)
+                    .expect("piece");
+            }
+            assert_eq!(parser.finish().expect("finish"), whole, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn a_lie_is_found_in_the_first_piece_that_does_not_parse() {
+        // One real header, then what the end records claim is 1 GiB more of directory.
+        let real = header("a.txt", 0);
+        let claimed = 1u64 << 30;
+        let mut parser = CentralDirectoryParser::new(0..claimed, 1);
+        let piece = parser.wants().expect("a piece");
+        assert_eq!(piece, 0..CENTRAL_DIRECTORY_PIECE);
+        let mut bytes = real.clone();
+        bytes.resize(CENTRAL_DIRECTORY_PIECE as usize, 0);
+        let message = parser.feed(0, &bytes).expect_err("zeros").to_string();
+        assert!(
+            message.contains("follow the 1 declared entries"),
+            "{message}"
+        );
+        // A bad signature is refused even when the header is cut by the piece's end.
+        let mut bytes = header("a.txt", 0);
+        bytes.extend_from_slice(b"XXXXpart of a header");
+        let mut parser = CentralDirectoryParser::new(0..bytes.len() as u64 + 100, 2);
+        let message = parser
+            .feed(0, &bytes)
+            .expect_err("bad signature")
+            .to_string();
+        assert!(message.contains("signature"), "{message}");
+        let mut parser = CentralDirectoryParser::new(0..100, 1);
+        assert!(parser.feed(5, b"x").is_err(), "out of order");
+    }
+
+    #[test]
+    fn a_header_cut_by_the_end_of_the_directory_is_refused() {
+        let bytes = directory(2);
+        let cut = &bytes[..bytes.len() - 3];
+        let mut parser = CentralDirectoryParser::new(0..cut.len() as u64, 2);
+        let message = parser
+            .feed(0, cut)
+            .and_then(|()| parser.finish().map(|_| ()))
+            .expect_err("cut")
+            .to_string();
+        assert!(message.contains("central directory header"), "{message}");
+    }
 }

@@ -46,6 +46,18 @@ pub struct CentralDirectoryHeader {
 }
 
 impl CentralDirectoryHeader {
+    /// Total length of the header whose fixed part starts `fixed`, if it holds the length
+    /// fields.
+    pub fn total_len(fixed: &[u8]) -> Option<usize> {
+        let field = |at: usize| {
+            Some(usize::from(u16::from_le_bytes([
+                *fixed.get(at)?,
+                *fixed.get(at + 1)?,
+            ])))
+        };
+        Some(FIXED_LEN + field(28)? + field(30)? + field(32)?)
+    }
+
     /// Parses one header at `bytes[0]`; returns it and its total length.
     pub fn parse(bytes: &[u8], offset: u64) -> Result<(Self, usize)> {
         let mut c = Cursor::new(bytes);
