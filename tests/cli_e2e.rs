@@ -563,6 +563,72 @@ fn pack_refuses_a_symlink_in_the_source() {
     );
 }
 
+/// `.lakezip/` at the top of an archive holds its own metadata, and readers treat every
+/// member there as such: a source file there would vanish on extract, so pack refuses it
+/// (found by the roundtrip fuzz target).
+#[test]
+fn pack_refuses_source_files_under_the_reserved_folder() {
+    let dir = TempDir::new().expect("tempdir");
+    let src = dir.path().join("src");
+    fs::create_dir_all(src.join(".lakezip")).expect("mkdir");
+    fs::write(src.join("a.txt"), b"a").expect("write");
+    fs::write(src.join(".lakezip/notes.txt"), b"mine").expect("write");
+    let dest = dir.path().join("out.zip");
+    for extra in [&[][..], &["--all-files"][..]] {
+        let mut args = vec!["pack", utf8(&src), "-o", utf8(&dest)];
+        args.extend_from_slice(extra);
+        let out = common::lakezip(&args);
+        assert_fails(&out, &[".lakezip/notes.txt", "reserved"]);
+        assert!(!dest.exists(), "no archive written");
+        let leftovers: Vec<String> = all_paths(dir.path())
+            .into_iter()
+            .filter(|p| p.starts_with("out") || p.contains("partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+/// A Delta checkpoint that makes the `parquet` crate panic (found by the delta_actions
+/// fuzz target): pack names the file in one error line instead of crashing.
+#[test]
+fn pack_names_a_corrupt_delta_checkpoint() {
+    let dir = TempDir::new().expect("tempdir");
+    let table = dir.path().join("src/sales");
+    // The fuzz input: (name length u8, name, content length u32 LE, content)…
+    let input = fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz_regressions/delta_actions/parquet-byte-array-length-prefix-panic"),
+    )
+    .expect("fuzz input");
+    let mut rest = &input[..];
+    let mut written = 0;
+    while let Some((&name_len, after)) = rest.split_first() {
+        let name_len = usize::from(name_len);
+        let len_at = name_len + 4;
+        if after.len() < len_at {
+            break;
+        }
+        let name = std::str::from_utf8(&after[..name_len]).expect("name");
+        let len = u32::from_le_bytes(after[name_len..len_at].try_into().expect("4 bytes")) as usize;
+        if after.len() < len_at + len {
+            break;
+        }
+        let path = table.join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, &after[len_at..len_at + len]).expect("write");
+        written += 1;
+        rest = &after[len_at + len..];
+    }
+    assert_eq!(written, 3, "checkpoint and two commits");
+    let dest = dir.path().join("out.zip");
+    let out = common::lakezip(&["pack", utf8(&dir.path().join("src")), "-o", utf8(&dest)]);
+    assert_fails(
+        &out,
+        &["00000000000000000014.checkpoint.parquet", "corrupt Parquet"],
+    );
+    assert!(!dest.exists(), "no archive written");
+}
+
 #[test]
 fn mtime_and_mode_survive_pack_and_extract() {
     let dir = TempDir::new().expect("tempdir");

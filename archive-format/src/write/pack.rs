@@ -94,6 +94,19 @@ pub fn pack<W: ArchiveOutput>(
     options: &PackOptions,
     progress: PackProgress<'_>,
 ) -> Result<PackOutcome<W>> {
+    // Readers take every `.lakezip/` member for the archive's own metadata: a source file
+    // there would be left out of a full extract, so it is refused before anything is
+    // written.
+    if let Some(file) = tables
+        .iter()
+        .flat_map(|t| &t.files)
+        .find(|f| f.path.starts_with(crate::manifest::METADATA_DIR))
+    {
+        return Err(Error::UnsafeName {
+            name: file.path.clone(),
+            reason: "the folder .lakezip/ at the top of an archive is reserved for its own metadata; rename or move it",
+        });
+    }
     let mut writer = ZipWriter::new(out);
     let mut manifests = Vec::with_capacity(tables.len());
     let mut first_member = 0usize;

@@ -105,6 +105,46 @@ pub(crate) fn from_json(path: &str, bytes: &[u8]) -> Result<Vec<Action>> {
 /// The file actions of a Parquet checkpoint or sidecar, in row order. Only the `path` and
 /// `deletionVector` columns are decoded (stats, the bulk of a checkpoint, are not).
 pub(crate) fn from_parquet(path: &str, bytes: Vec<u8>) -> Result<Vec<Action>> {
+    catching_panics(path, || decode_parquet(path, bytes))
+}
+
+/// Runs a third-party decoder that may panic on corrupt input, turning the panic into an
+/// error that names the file. The `parquet` crate (60.1) does on some corrupt pages: a
+/// BYTE_ARRAY value's 4-byte length prefix is read unchecked in `PlainDecoder`
+/// (`tests/fuzz_regressions/delta_actions/`). Its panic message is kept off stderr; the
+/// previous panic hook still reports every other panic.
+fn catching_panics<T>(path: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    use std::cell::Cell;
+    use std::panic::{self, AssertUnwindSafe};
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|quiet| quiet.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(decode));
+    QUIET.with(|quiet| quiet.set(false));
+    result.unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Invalid {
+            path: path.to_owned(),
+            reason: format!("corrupt Parquet data (the decoder failed: {detail})"),
+        })
+    })
+}
+
+fn decode_parquet(path: &str, bytes: Vec<u8>) -> Result<Vec<Action>> {
     let invalid = |reason: String| Error::Invalid {
         path: path.to_owned(),
         reason,
