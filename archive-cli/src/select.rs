@@ -94,10 +94,12 @@ pub fn select(
         return Ok(selected);
     }
     let plans = table::plan(found.iter().map(|f| f.file.clone()).collect());
-    let mut by_path: HashMap<String, Found> = found
-        .into_iter()
-        .map(|f| (f.file.path.clone(), f))
-        .collect();
+    // Looked up by binary search: a map would hold every path a second time.
+    let mut found = found;
+    found.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    let mut dropped = vec![false; found.len()];
+    // Referenced files written after the listing.
+    let mut added: Vec<Found> = Vec::new();
     let mut unknown: BTreeSet<String> = options
         .iceberg_metadata
         .keys()
@@ -124,7 +126,7 @@ pub fn select(
             prefix,
             root: &root,
             listed,
-            found: &by_path,
+            found: &found,
             extra: std::sync::Mutex::default(),
         };
         let selection = match plan.format {
@@ -156,26 +158,23 @@ pub fn select(
         let mut orphans = Orphans::default();
         for relative in &view.listed {
             if !selection.files.contains(relative)
-                && let Some(f) = by_path.remove(&format!("{root}{relative}"))
+                && let Some(i) = position(&found, &format!("{root}{relative}"))
+                && !std::mem::replace(&mut dropped[i], true)
             {
                 orphans.files += 1;
-                orphans.bytes += f.file.size;
+                orphans.bytes += found[i].file.size;
             }
         }
         for relative in &selection.files {
             let path = format!("{root}{relative}");
-            if by_path.contains_key(&path) {
+            if position(&found, &path).is_some() || added.iter().any(|f| f.file.path == path) {
                 continue;
             }
             // Written after the listing (an in-flight commit finished): pack it too.
             match extra.get(relative) {
-                Some(Some(f)) => {
-                    by_path.insert(path, f.clone());
-                }
+                Some(Some(f)) => added.push(f.clone()),
                 _ => match find_prefixed(warehouse, prefix, &path)? {
-                    Some(f) => {
-                        by_path.insert(path, f);
-                    }
+                    Some(f) => added.push(f),
                     None => bail!(
                         "{}: {relative} is referenced by the table state but missing",
                         plan.path
@@ -185,7 +184,8 @@ pub fn select(
         }
         for (relative, bytes) in selection.pinned {
             let path = format!("{root}{relative}");
-            if let Some(f) = by_path.get_mut(&path) {
+            let listed = position(&found, &path).map(|i| &mut found[i]);
+            if let Some(f) = listed.or_else(|| added.iter_mut().find(|f| f.file.path == path)) {
                 f.file.size = bytes.len() as u64;
             }
             selected.overrides.insert(path, bytes);
@@ -199,10 +199,21 @@ pub fn select(
             "no Iceberg or Delta table {table:?} in the source (--iceberg-metadata/--delta-version)"
         );
     }
-    let mut found: Vec<Found> = by_path.into_values().collect();
-    found.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    let mut dropped = dropped.into_iter();
+    found.retain(|_| !dropped.next().unwrap_or(false));
+    if !added.is_empty() {
+        found.extend(added);
+        found.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    }
     selected.found = found;
     Ok(selected)
+}
+
+/// Where `path` is in `found` (sorted by path).
+fn position(found: &[Found], path: &str) -> Option<usize> {
+    found
+        .binary_search_by(|f| f.file.path.as_str().cmp(path))
+        .ok()
 }
 
 /// One table of the warehouse, seen through [`TableFiles`].
@@ -213,7 +224,8 @@ struct WarehouseTable<'a> {
     /// `table/` (or empty for a table at the root).
     root: &'a str,
     listed: BTreeSet<String>,
-    found: &'a HashMap<String, Found>,
+    /// The listing, sorted by path.
+    found: &'a [Found],
     /// Files looked up that were not listed (None: they do not exist).
     extra: std::sync::Mutex<HashMap<String, Option<Found>>>,
 }
@@ -221,8 +233,8 @@ struct WarehouseTable<'a> {
 impl WarehouseTable<'_> {
     fn lookup(&self, relative: &str) -> table_state::Result<Option<Found>> {
         let path = format!("{}{relative}", self.root);
-        if let Some(f) = self.found.get(&path) {
-            return Ok(Some(f.clone()));
+        if let Some(i) = position(self.found, &path) {
+            return Ok(Some(self.found[i].clone()));
         }
         let mut extra = self.extra.lock().map_err(|_| table_state::Error::Read {
             path: relative.to_owned(),
@@ -255,14 +267,14 @@ impl TableFiles for WarehouseTable<'_> {
             path: relative.to_owned(),
             reason: e.to_string(),
         };
-        match read_all(&found.source, found.file.size) {
+        match read_all(&found.source(), found.file.size) {
             Ok(bytes) => Ok(Some(bytes)),
             // Rewritten since the listing (a pointer file such as `_last_checkpoint`):
             // read what is there now.
             Err(range_reader::Error::Changed { .. }) => {
                 let path = format!("{}{relative}", self.root);
                 match find_prefixed(self.warehouse, self.prefix, &path) {
-                    Ok(Some(now)) => read_all(&now.source, now.file.size)
+                    Ok(Some(now)) => read_all(&now.source(), now.file.size)
                         .map(Some)
                         .map_err(error),
                     Ok(None) => Ok(None),

@@ -36,12 +36,25 @@ pub enum Warehouse {
 pub struct Found {
     /// What the packer needs (path relative to the warehouse root).
     pub file: SourceFile,
-    /// Its bytes (opened lazily: nothing is read until asked).
-    pub source: Arc<dyn RangeSource>,
-    /// For an S3 object: its key and the ETag it was listed with.
-    pub object: Option<(String, String)>,
-    /// For a local file: its path.
-    pub local: Option<PathBuf>,
+    /// Where its bytes are.
+    pub origin: Origin,
+}
+
+/// Where a listed file's bytes are. A local file holds only its path (a warehouse can
+/// list millions); its reader is made when asked for.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A local file.
+    Local(PathBuf),
+    /// An S3 object: its reader (pinned to the listed ETag), key and ETag.
+    Object {
+        /// Reads the object as listed.
+        source: Arc<dyn RangeSource>,
+        /// Its key.
+        key: String,
+        /// The ETag it was listed with.
+        etag: String,
+    },
 }
 
 impl Found {
@@ -55,9 +68,27 @@ impl Found {
                 mode: meta.permissions().mode() & 0o7777,
                 held: None,
             },
-            source: Arc::new(ListedFile::new(path.clone(), meta.len(), meta.mtime())),
-            object: None,
-            local: Some(path),
+            origin: Origin::Local(path),
+        }
+    }
+
+    /// Its bytes, pinned to the listed size (and mtime or ETag).
+    pub fn source(&self) -> Arc<dyn RangeSource> {
+        match &self.origin {
+            Origin::Local(path) => Arc::new(ListedFile::new(
+                path.clone(),
+                self.file.size,
+                self.file.mtime,
+            )),
+            Origin::Object { source, .. } => Arc::clone(source),
+        }
+    }
+
+    /// The file or object, as errors name it.
+    pub fn name(&self) -> String {
+        match &self.origin {
+            Origin::Local(path) => path.display().to_string(),
+            Origin::Object { source, .. } => source.name(),
         }
     }
 
@@ -84,9 +115,11 @@ impl Found {
                 mode: 0o644,
                 held: None,
             },
-            source: Arc::new(source),
-            object: Some((object.key, object.etag)),
-            local: None,
+            origin: Origin::Object {
+                source: Arc::new(source),
+                key: object.key,
+                etag: object.etag,
+            },
         }
     }
 }
@@ -223,19 +256,15 @@ impl Warehouse {
         if found.file.size == 0 {
             return Ok(Vec::new());
         }
-        Ok(found.source.read_range(0..found.file.size)?)
+        Ok(found.source().read_range(0..found.file.size)?)
     }
 
     /// The CRC-32 the store keeps for the object, if any (S3 only; one HEAD request).
     pub fn stored_crc32(&self, found: &Found) -> Result<Option<u32>> {
-        match (&found.object, self) {
-            (Some((key, etag)), Warehouse::S3 { client, bucket, .. }) => Ok(s3::stored_crc32(
-                client,
-                bucket,
-                key,
-                etag,
-                &RetryPolicy::from_env(),
-            )?),
+        match (&found.origin, self) {
+            (Origin::Object { key, etag, .. }, Warehouse::S3 { client, bucket, .. }) => Ok(
+                s3::stored_crc32(client, bucket, key, etag, &RetryPolicy::from_env())?,
+            ),
             _ => Ok(None),
         }
     }

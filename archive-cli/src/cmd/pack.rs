@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use archive_format::manifest::chain::Chain;
@@ -22,7 +21,7 @@ use crate::dest::{self, Bars, Dest};
 use crate::output::{Output, bytes_bar, human_bytes};
 use crate::select::{self, SelectOptions};
 use crate::source::Context;
-use crate::warehouse::{Found, Warehouse};
+use crate::warehouse::{Found, Origin, Warehouse};
 use table_state::Snapshots;
 
 pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
@@ -79,12 +78,9 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     )?;
     let selected = select::select(found, &warehouse, &select_options, &prefix)?;
     let overrides = selected.overrides;
-    let files: HashMap<String, Found> = selected
-        .found
-        .iter()
-        .map(|f| (f.file.path.clone(), f.clone()))
-        .collect();
-    let mut tables = table::plan(selected.found.into_iter().map(|f| f.file).collect());
+    let found = selected.found;
+    let files: Listing<'_> = found.iter().map(|f| (f.file.path.as_str(), f)).collect();
+    let mut tables = table::plan(found.iter().map(|f| f.file.clone()).collect());
     for t in &mut tables {
         match selected.tables.get(&t.path) {
             Some((snapshot, orphans)) => {
@@ -155,8 +151,8 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
             });
         }
         let name = files
-            .get(&file.path)
-            .map(|f| f.source.name())
+            .get(file.path.as_str())
+            .map(|f| f.name())
             .unwrap_or_else(|| file.path.clone());
         let (reader, crc32) = reading
             .next()
@@ -247,6 +243,9 @@ fn pack_bars(total: u64, dest: &Dest, quiet: bool, json: bool) -> Bars {
 /// Size of one read from a source.
 const READ_CHUNK: u64 = 8 * 1024 * 1024;
 
+/// The selected files by archive path.
+type Listing<'a> = HashMap<&'a str, &'a Found>;
+
 /// Starts reading every file the archive will hold, in archive order. Local files are
 /// read one after another (the page cache and the disk's read-ahead serve that best);
 /// S3 objects through a prefetcher, `--concurrency` ranged GETs ahead. For a streaming
@@ -255,7 +254,7 @@ const READ_CHUNK: u64 = 8 * 1024 * 1024;
 /// a checksum pass over the file before its data.
 fn start_reading<'a>(
     tables: &[TablePlan],
-    files: &'a HashMap<String, Found>,
+    files: &Listing<'a>,
     overrides: &HashMap<String, Vec<u8>>,
     warehouse: &Warehouse,
     dest: &Dest,
@@ -267,7 +266,8 @@ fn start_reading<'a>(
         .filter(|f| f.held.is_none() && !overrides.contains_key(&f.path))
         .map(|f| {
             files
-                .get(&f.path)
+                .get(f.path.as_str())
+                .copied()
                 .with_context(|| format!("internal: {} was not listed", f.path))
         })
         .collect::<Result<_>>()?;
@@ -284,7 +284,7 @@ fn start_reading<'a>(
     let items = order
         .iter()
         .map(|f| PrefetchItem {
-            source: Arc::clone(&f.source),
+            source: f.source(),
             len: f.file.size,
             crc_first: needs_crc(f) && !stored.contains_key(&f.file.path),
         })
@@ -348,10 +348,9 @@ impl Reading<'_> {
 fn open_local(found: &Found, crc_first: bool) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
     use std::io::{Read, Seek};
     use std::os::unix::fs::MetadataExt;
-    let path = found
-        .local
-        .as_ref()
-        .context("internal: a local file without a path")?;
+    let Origin::Local(path) = &found.origin else {
+        bail!("internal: {} is not a local file", found.name());
+    };
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let meta = file
@@ -471,7 +470,7 @@ fn mark_unchanged(
     tables: &mut [TablePlan],
     base: &Manifest,
     warehouse: &Warehouse,
-    listed: &HashMap<String, Found>,
+    listed: &Listing<'_>,
     overrides: &HashMap<String, Vec<u8>>,
 ) -> Result<(u64, u64)> {
     let state = state_files(base);
@@ -494,11 +493,11 @@ fn mark_unchanged(
                     Some(bytes) => bytes.clone(),
                     None => {
                         let found = listed
-                            .get(&file.path)
+                            .get(file.path.as_str())
                             .with_context(|| format!("internal: {} was not listed", file.path))?;
                         warehouse
                             .read(found)
-                            .with_context(|| format!("cannot read {}", found.source.name()))?
+                            .with_context(|| format!("cannot read {}", found.name()))?
                     }
                 };
                 bytes.len() as u64 == record.size && crc32fast::hash(&bytes) == record.crc32
@@ -519,11 +518,7 @@ fn mark_unchanged(
 }
 
 /// The snapshot id (Iceberg) or version (Delta) of a table, read from its files.
-fn snapshot_of(
-    table: &TablePlan,
-    warehouse: &Warehouse,
-    files: &HashMap<String, Found>,
-) -> Option<String> {
+fn snapshot_of(table: &TablePlan, warehouse: &Warehouse, files: &Listing<'_>) -> Option<String> {
     let root = if table.path == table::ROOT_GROUP {
         String::new()
     } else {
@@ -536,7 +531,7 @@ fn snapshot_of(
         .collect();
     let read = |relative_name: &str| -> Option<Vec<u8>> {
         warehouse
-            .read(files.get(&format!("{root}{relative_name}"))?)
+            .read(files.get(format!("{root}{relative_name}").as_str())?)
             .ok()
     };
     match table.format {

@@ -11,6 +11,7 @@
 mod pack;
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 pub use pack::{OpenSource, Opened, PackOptions, PackOutcome, PackProgress, pack};
@@ -120,8 +121,15 @@ pub struct ZipWriter<W: ArchiveOutput> {
     out: W,
     position: u64,
     members: Vec<PendingCentral>,
-    names: HashSet<String>,
+    /// A 64-bit hash of every name added (a name is held once, in `members`; a hash hit
+    /// is confirmed against them).
+    names: HashSet<u64>,
     buffer: Vec<u8>,
+}
+
+/// The hash of a member name in [`ZipWriter::names`].
+fn name_hash(name: &str) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(name)
 }
 
 impl<W: ArchiveOutput> ZipWriter<W> {
@@ -170,7 +178,9 @@ impl<W: ArchiveOutput> ZipWriter<W> {
                 reason: "a file member cannot end in '/'",
             });
         }
-        if !self.names.insert(meta.name.clone()) {
+        if !self.names.insert(name_hash(&meta.name))
+            && self.members.iter().any(|m| m.meta.name == meta.name)
+        {
             return Err(Error::DuplicateName { name: meta.name });
         }
         let local_header_offset = self.position;
@@ -245,6 +255,53 @@ impl<W: ArchiveOutput> ZipWriter<W> {
             local_header_offset,
             data_offset: local_header_offset + local_header_len(&meta, size) as u64,
             size,
+            crc32,
+        };
+        self.members.push(PendingCentral { meta, written });
+        Ok(written)
+    }
+
+    /// Adds a member whose bytes `write` produces, without holding them: `write` runs
+    /// twice, once to learn the size and CRC-32 for the local header, then into the
+    /// archive. Both runs must produce the same bytes.
+    pub fn add_generated(
+        &mut self,
+        meta: MemberMeta,
+        write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<WrittenMember> {
+        name::check_safe(&meta.name)?;
+        if !self.names.insert(name_hash(&meta.name))
+            && self.members.iter().any(|m| m.meta.name == meta.name)
+        {
+            return Err(Error::DuplicateName { name: meta.name });
+        }
+        let generate = |e: io::Error| Error::io(&meta.name, e);
+        let mut first = Checksum::default();
+        write(&mut first).map_err(generate)?;
+        let local_header_offset = self.position;
+        self.write_all(&local_header(
+            &meta,
+            first.len,
+            first.hasher.clone().finalize(),
+        ))?;
+        let mut second = Checksum {
+            out: Some(&mut self.out),
+            ..Checksum::default()
+        };
+        write(&mut second).map_err(|e| Error::io("<archive>", e))?;
+        let (len, crc32) = (second.len, second.hasher.finalize());
+        if len != first.len || crc32 != first.hasher.finalize() {
+            return Err(Error::invalid(
+                "member",
+                local_header_offset,
+                format!("{} came out different the second time", meta.name),
+            ));
+        }
+        self.position += len;
+        let written = WrittenMember {
+            local_header_offset,
+            data_offset: local_header_offset + local_header_len(&meta, len) as u64,
+            size: len,
             crc32,
         };
         self.members.push(PendingCentral { meta, written });
@@ -348,6 +405,30 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         self.write_all(&end)?;
         self.out.flush().map_err(|e| Error::io("<archive>", e))?;
         Ok((self.out, self.position))
+    }
+}
+
+/// Counts and checksums bytes on their way to an optional output.
+#[derive(Default)]
+struct Checksum<'a> {
+    out: Option<&'a mut dyn Write>,
+    len: u64,
+    hasher: crc32fast::Hasher,
+}
+
+impl Write for Checksum<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match &mut self.out {
+            Some(out) => out.write(buf)?,
+            None => buf.len(),
+        };
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.as_mut().map_or(Ok(()), |out| out.flush())
     }
 }
 

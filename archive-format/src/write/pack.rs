@@ -14,6 +14,7 @@ use crate::manifest::{
 use crate::spec::time;
 use crate::table::{SourceFile, TablePlan};
 use crate::{Error, Result};
+use std::io::{self, Write};
 
 /// Options of one pack.
 #[derive(Debug, Clone)]
@@ -203,10 +204,13 @@ pub fn pack<W: ArchiveOutput>(
         mtime: options.created,
         mode: 0o644,
     };
-    let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Manifest {
-        reason: format!("cannot encode the manifest: {e}"),
+    // Written as it is encoded (twice: for the header's size and CRC-32, then the bytes),
+    // never held whole: it has a record per file.
+    let manifest_written = writer.add_generated(meta(MANIFEST_NAME), &|out| {
+        let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+        serde_json::to_writer_pretty(&mut out, &manifest)?;
+        out.flush()
     })?;
-    let manifest_written = writer.add_bytes(meta(MANIFEST_NAME), &manifest_json)?;
     let index = TableIndex {
         lakezip_index: FORMAT_VERSION,
         archive_id,
