@@ -69,7 +69,7 @@ fn archive(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     };
     pack(
         Cursor::new(Vec::new()),
-        &plan(sources),
+        &mut plan(sources),
         &mut open,
         &options,
         progress,

@@ -76,7 +76,7 @@ fn build() -> (Vec<u8>, BTreeMap<String, usize>) {
     };
     let outcome = pack(
         Cursor::new(Vec::new()),
-        &plan(files),
+        &mut plan(files),
         &mut open,
         &options,
         progress,
@@ -192,7 +192,7 @@ fn a_large_member_is_split_into_parallel_slices() {
     };
     let archive = pack(
         Cursor::new(Vec::new()),
-        &plan(files),
+        &mut plan(files),
         &mut open,
         &options,
         progress,

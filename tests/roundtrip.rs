@@ -80,7 +80,7 @@ fn build_to(
             held: None,
         })
         .collect();
-    let tables = plan(sources);
+    let mut tables = plan(sources);
     let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
         Ok(Opened {
             reader: Box::new(Cursor::new(files[&f.path].0.clone())),
@@ -105,7 +105,7 @@ fn build_to(
     if streaming {
         let outcome = pack(
             Streaming(Vec::new()),
-            &tables,
+            &mut tables,
             &mut open,
             &options,
             progress,
@@ -114,7 +114,7 @@ fn build_to(
     } else {
         let outcome = pack(
             Cursor::new(Vec::new()),
-            &tables,
+            &mut tables,
             &mut open,
             &options,
             progress,
@@ -192,7 +192,7 @@ fn streaming_output_needs_and_checks_the_crc() {
     let (streamed, _) = build_to(&files, true).expect("streaming pack");
     assert!(seekable == streamed, "same bytes either way");
 
-    let tables = plan(vec![SourceFile {
+    let mut tables = plan(vec![SourceFile {
         path: "t/data/big.bin".into(),
         size: big.len() as u64,
         mtime: 1_600_000_000,
@@ -218,7 +218,7 @@ fn streaming_output_needs_and_checks_the_crc() {
         };
         let error = pack(
             Streaming(Vec::new()),
-            &tables,
+            &mut tables,
             &mut open,
             &options,
             PackProgress {

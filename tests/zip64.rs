@@ -600,7 +600,7 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
             .iter()
             .map(|(name, bytes)| file(name, bytes.len() as u64)),
     );
-    let tables: Vec<TablePlan> = archive_format::table::plan(files);
+    let mut tables: Vec<TablePlan> = archive_format::table::plan(files);
     assert_eq!(
         tables.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(),
         ["db/big", "misc"]
@@ -618,7 +618,7 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
     };
     let outcome = archive_format::write::pack(
         SparseFile::create(&archive),
-        &tables,
+        &mut tables,
         &mut open,
         &PackOptions {
             source: path_str(&src).to_owned(),

@@ -209,7 +209,7 @@ pub fn prepare(
 /// Writes the archive.
 pub fn write_archive(
     prepared: Prepared,
-    tables: &[TablePlan],
+    tables: &mut [TablePlan],
     open: &mut OpenSource<'_>,
     options: &PackOptions,
     bars: &Bars,
@@ -235,7 +235,7 @@ fn write_local(
     dest: &Path,
     force: bool,
     want_sha256: bool,
-    tables: &[TablePlan],
+    tables: &mut [TablePlan],
     open: &mut OpenSource<'_>,
     options: &PackOptions,
     bars: &Bars,
@@ -296,7 +296,7 @@ fn write_s3(
     prepared: &Prepared,
     bucket: &str,
     key: &str,
-    tables: &[TablePlan],
+    tables: &mut [TablePlan],
     open: &mut OpenSource<'_>,
     options: &PackOptions,
     bars: &Bars,

@@ -93,10 +93,11 @@ pub fn select(
         selected.found = found;
         return Ok(selected);
     }
-    let plans = table::plan(found.iter().map(|f| f.file.clone()).collect());
-    // Looked up by binary search: a map would hold every path a second time.
+    // Looked up by binary search: a map would hold every path a second time. Sorted, the
+    // files of a table are one run.
     let mut found = found;
     found.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    let tables = table::roots(found.iter().map(|f| f.file.path.as_str()));
     let mut dropped = vec![false; found.len()];
     // Referenced files written after the listing.
     let mut added: Vec<Found> = Vec::new();
@@ -106,20 +107,25 @@ pub fn select(
         .chain(options.delta_version.keys())
         .cloned()
         .collect();
-    for plan in &plans {
-        if plan.format == TableFormat::Files {
-            continue;
-        }
+    for (table_root, format) in &tables {
+        let plan = TableRef {
+            path: if table_root.is_empty() {
+                table::ROOT_GROUP.to_owned()
+            } else {
+                table_root.clone()
+            },
+            format: *format,
+        };
         unknown.remove(&plan.path);
-        let root = if plan.path == table::ROOT_GROUP {
+        let root = if table_root.is_empty() {
             String::new()
         } else {
-            format!("{}/", plan.path)
+            format!("{table_root}/")
         };
-        let listed: BTreeSet<String> = plan
-            .files
+        let first = found.partition_point(|f| f.file.path.as_str() < root.as_str());
+        let listed: BTreeSet<String> = found[first..]
             .iter()
-            .filter_map(|f| f.path.strip_prefix(&root).map(str::to_owned))
+            .map_while(|f| f.file.path.strip_prefix(&root).map(str::to_owned))
             .collect();
         let view = WarehouseTable {
             warehouse,
@@ -209,6 +215,12 @@ pub fn select(
     Ok(selected)
 }
 
+/// A table being selected: its path as the plan names it (`.` at the root) and format.
+struct TableRef {
+    path: String,
+    format: TableFormat,
+}
+
 /// Where `path` is in `found` (sorted by path).
 fn position(found: &[Found], path: &str) -> Option<usize> {
     found
@@ -267,16 +279,18 @@ impl TableFiles for WarehouseTable<'_> {
             path: relative.to_owned(),
             reason: e.to_string(),
         };
-        match read_all(&found.source(), found.file.size) {
+        match read_all(&self.warehouse.source(&found, self.prefix), found.file.size) {
             Ok(bytes) => Ok(Some(bytes)),
             // Rewritten since the listing (a pointer file such as `_last_checkpoint`):
             // read what is there now.
             Err(range_reader::Error::Changed { .. }) => {
                 let path = format!("{}{relative}", self.root);
                 match find_prefixed(self.warehouse, self.prefix, &path) {
-                    Ok(Some(now)) => read_all(&now.source(), now.file.size)
-                        .map(Some)
-                        .map_err(error),
+                    Ok(Some(now)) => {
+                        read_all(&self.warehouse.source(&now, self.prefix), now.file.size)
+                            .map(Some)
+                            .map_err(error)
+                    }
                     Ok(None) => Ok(None),
                     Err(e) => Err(table_state::Error::Read {
                         path: relative.to_owned(),

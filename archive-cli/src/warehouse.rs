@@ -40,26 +40,31 @@ pub struct Found {
     pub origin: Origin,
 }
 
-/// Where a listed file's bytes are. A local file holds only its path (a warehouse can
-/// list millions); its reader is made when asked for.
+/// Where a listed file's bytes are. A local file holds nothing but its listed path, size
+/// and mtime (a warehouse can list millions); its path on disk and its reader are made
+/// when asked for ([`Warehouse::source`]).
 #[derive(Debug, Clone)]
 pub enum Origin {
-    /// A local file.
-    Local(PathBuf),
+    /// A file under the local warehouse root.
+    Local,
     /// An S3 object: its reader (pinned to the listed ETag), key and ETag.
-    Object {
-        /// Reads the object as listed.
-        source: Arc<dyn RangeSource>,
-        /// Its key.
-        key: String,
-        /// The ETag it was listed with.
-        etag: String,
-    },
+    Object(Box<Object>),
+}
+
+/// An S3 object as listed.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Reads the object as listed.
+    pub source: Arc<dyn RangeSource>,
+    /// Its key.
+    pub key: String,
+    /// The ETag it was listed with.
+    pub etag: String,
 }
 
 impl Found {
     /// A local regular file with the metadata just read.
-    fn local(relative: String, path: PathBuf, meta: &std::fs::Metadata) -> Self {
+    fn local(relative: String, meta: &std::fs::Metadata) -> Self {
         Found {
             file: SourceFile {
                 path: relative,
@@ -68,27 +73,7 @@ impl Found {
                 mode: meta.permissions().mode() & 0o7777,
                 held: None,
             },
-            origin: Origin::Local(path),
-        }
-    }
-
-    /// Its bytes, pinned to the listed size (and mtime or ETag).
-    pub fn source(&self) -> Arc<dyn RangeSource> {
-        match &self.origin {
-            Origin::Local(path) => Arc::new(ListedFile::new(
-                path.clone(),
-                self.file.size,
-                self.file.mtime,
-            )),
-            Origin::Object { source, .. } => Arc::clone(source),
-        }
-    }
-
-    /// The file or object, as errors name it.
-    pub fn name(&self) -> String {
-        match &self.origin {
-            Origin::Local(path) => path.display().to_string(),
-            Origin::Object { source, .. } => source.name(),
+            origin: Origin::Local,
         }
     }
 
@@ -115,11 +100,11 @@ impl Found {
                 mode: 0o644,
                 held: None,
             },
-            origin: Origin::Object {
+            origin: Origin::Object(Box::new(Object {
                 source: Arc::new(source),
                 key: object.key,
                 etag: object.etag,
-            },
+            })),
         }
     }
 }
@@ -228,7 +213,7 @@ impl Warehouse {
                         path.display()
                     );
                 }
-                Ok(Some(Found::local(relative.to_owned(), path, &meta)))
+                Ok(Some(Found::local(relative.to_owned(), &meta)))
             }
             Warehouse::S3 {
                 client,
@@ -251,20 +236,57 @@ impl Warehouse {
         }
     }
 
+    /// Where a listed local file is on disk. `prefix` is what the caller put in front of
+    /// the listed paths (a source that is itself a table keeps its folder name).
+    pub fn local_path(&self, path: &str, prefix: &str) -> PathBuf {
+        let relative = path.strip_prefix(prefix).unwrap_or(path);
+        match self {
+            Warehouse::Local(root) => root.join(relative),
+            Warehouse::S3 { .. } => PathBuf::from(relative),
+        }
+    }
+
+    /// A listed file's bytes, pinned to the listed size and mtime (or ETag).
+    pub fn source(&self, found: &Found, prefix: &str) -> Arc<dyn RangeSource> {
+        match &found.origin {
+            Origin::Object(object) => Arc::clone(&object.source),
+            Origin::Local => Arc::new(ListedFile::new(
+                self.local_path(&found.file.path, prefix),
+                found.file.size,
+                found.file.mtime,
+            )),
+        }
+    }
+
+    /// A listed file or object, as errors name it.
+    pub fn name(&self, found: &Found, prefix: &str) -> String {
+        match &found.origin {
+            Origin::Object(object) => object.source.name(),
+            Origin::Local => self
+                .local_path(&found.file.path, prefix)
+                .display()
+                .to_string(),
+        }
+    }
+
     /// The whole content of a (small) listed file.
-    pub fn read(&self, found: &Found) -> Result<Vec<u8>> {
+    pub fn read(&self, found: &Found, prefix: &str) -> Result<Vec<u8>> {
         if found.file.size == 0 {
             return Ok(Vec::new());
         }
-        Ok(found.source().read_range(0..found.file.size)?)
+        Ok(self.source(found, prefix).read_range(0..found.file.size)?)
     }
 
     /// The CRC-32 the store keeps for the object, if any (S3 only; one HEAD request).
     pub fn stored_crc32(&self, found: &Found) -> Result<Option<u32>> {
         match (&found.origin, self) {
-            (Origin::Object { key, etag, .. }, Warehouse::S3 { client, bucket, .. }) => Ok(
-                s3::stored_crc32(client, bucket, key, etag, &RetryPolicy::from_env())?,
-            ),
+            (Origin::Object(object), Warehouse::S3 { client, bucket, .. }) => Ok(s3::stored_crc32(
+                client,
+                bucket,
+                &object.key,
+                &object.etag,
+                &RetryPolicy::from_env(),
+            )?),
             _ => Ok(None),
         }
     }
@@ -306,7 +328,7 @@ fn walk(dir: &Path, relative: &str, out: &mut Vec<Found>) -> Result<()> {
         if kind.is_dir() {
             walk(&path, &child, out)?;
         } else if kind.is_file() {
-            out.push(Found::local(child, path, &meta));
+            out.push(Found::local(child, &meta));
         } else if kind.is_symlink() {
             bail!(
                 "{} is a symbolic link; lakezip packs regular files only (copy the link's target instead)",

@@ -571,7 +571,7 @@ pub fn roundtrip(data: &[u8]) {
             held: None,
         })
         .collect();
-    let tables = plan(sources);
+    let mut tables = plan(sources);
     assert_eq!(
         tables.iter().map(|t| t.files.len()).sum::<usize>(),
         files.len(),
@@ -605,7 +605,7 @@ pub fn roundtrip(data: &[u8]) {
     let packed = if streaming {
         write::pack(
             Streaming(Vec::new()),
-            &tables,
+            &mut tables,
             &mut open,
             &options,
             progress,
@@ -614,7 +614,7 @@ pub fn roundtrip(data: &[u8]) {
     } else {
         write::pack(
             IoCursor::new(Vec::new()),
-            &tables,
+            &mut tables,
             &mut open,
             &options,
             progress,

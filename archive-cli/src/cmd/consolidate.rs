@@ -150,7 +150,7 @@ pub fn run(args: ConsolidateArgs, context: &Context) -> Result<ExitCode> {
             crc32: Some(entry.crc32),
         })
     };
-    let written = dest::write_archive(prepared, &tables, &mut open, &options, &bars, context)?;
+    let written = dest::write_archive(prepared, &mut tables, &mut open, &options, &bars, context)?;
     bars.read.finish_and_clear();
     // Only a consolidation of the newest point extends the chain, and only if the new
     // archive sits where the chain can name it.

@@ -37,16 +37,18 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     let warehouse = Warehouse::open(&args.src, context)?;
     let mut found = warehouse.list()?;
     // A source that is itself a table keeps its folder name, so it extracts as a table.
-    let prefix = match table::plan(found.iter().map(|f| f.file.clone()).collect()).as_slice() {
-        [only] if only.path == table::ROOT_GROUP && only.format != TableFormat::Files => {
-            format!(
-                "{}/",
-                warehouse
-                    .folder_name()
-                    .unwrap_or_else(|| "table".to_owned())
-            )
-        }
-        _ => String::new(),
+    let at_root = table::roots(found.iter().map(|f| f.file.path.as_str()))
+        .iter()
+        .any(|(root, _)| root.is_empty());
+    let prefix = if at_root {
+        format!(
+            "{}/",
+            warehouse
+                .folder_name()
+                .unwrap_or_else(|| "table".to_owned())
+        )
+    } else {
+        String::new()
     };
     for f in &mut found {
         f.file.path = format!("{prefix}{}", f.file.path);
@@ -78,16 +80,25 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     )?;
     let selected = select::select(found, &warehouse, &select_options, &prefix)?;
     let overrides = selected.overrides;
-    let found = selected.found;
-    let files: Listing<'_> = found.iter().map(|f| (f.file.path.as_str(), f)).collect();
-    let mut tables = table::plan(found.iter().map(|f| f.file.clone()).collect());
+    // The plan takes the listing over; only S3 objects keep more than their path.
+    let sources = Sources {
+        warehouse: &warehouse,
+        prefix: &prefix,
+        objects: selected
+            .found
+            .iter()
+            .filter(|f| matches!(f.origin, Origin::Object(_)))
+            .map(|f| (f.file.path.clone(), f.origin.clone()))
+            .collect(),
+    };
+    let mut tables = table::plan(selected.found.into_iter().map(|f| f.file).collect());
     for t in &mut tables {
         match selected.tables.get(&t.path) {
             Some((snapshot, orphans)) => {
                 t.snapshot = snapshot.clone();
                 t.orphans = *orphans;
             }
-            None => t.snapshot = snapshot_of(t, &warehouse, &files),
+            None => t.snapshot = snapshot_of(t, &sources),
         }
     }
     // Incremental: the base's state decides which files are already held elsewhere.
@@ -108,7 +119,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
         _ => None,
     };
     let (held_files, held_bytes) = match &base {
-        Some(base) => mark_unchanged(&mut tables, base, &warehouse, &files, &overrides)?,
+        Some(base) => mark_unchanged(&mut tables, base, &sources, &overrides)?,
         None => (0, 0),
     };
     let total: u64 = tables
@@ -141,7 +152,7 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
     )?;
     prepared.want_sha256 = chain_file.is_some();
     let bars = pack_bars(total, &dest, quiet, args.json);
-    let mut reading = start_reading(&tables, &files, &overrides, &warehouse, &dest, context)?;
+    let mut reading = start_reading(&tables, &sources, &overrides, &dest, context)?;
     let mut open = |file: &SourceFile| -> archive_format::Result<Opened> {
         if let Some(bytes) = overrides.get(&file.path) {
             return Ok(Opened {
@@ -150,23 +161,21 @@ pub fn run(args: PackArgs, context: &Context) -> Result<ExitCode> {
                 crc32: Some(crc32fast::hash(bytes)),
             });
         }
-        let name = files
-            .get(file.path.as_str())
-            .map(|f| f.name())
-            .unwrap_or_else(|| file.path.clone());
-        let (reader, crc32) = reading
-            .next()
-            .map_err(|e| archive_format::Error::BadSource {
-                path: PathBuf::from(&name),
-                reason: format!("{e:#}"),
-            })?;
+        let name = sources.name(file);
+        let (reader, crc32) =
+            reading
+                .next(file, &sources)
+                .map_err(|e| archive_format::Error::BadSource {
+                    path: PathBuf::from(&name),
+                    reason: format!("{e:#}"),
+                })?;
         Ok(Opened {
             reader,
             path: PathBuf::from(name),
             crc32,
         })
     };
-    let written = dest::write_archive(prepared, &tables, &mut open, &options, &bars, context)?;
+    let written = dest::write_archive(prepared, &mut tables, &mut open, &options, &bars, context)?;
     bars.read.finish_and_clear();
     bars.upload.finish_and_clear();
     let manifest = &written.manifest;
@@ -243,8 +252,39 @@ fn pack_bars(total: u64, dest: &Dest, quiet: bool, json: bool) -> Bars {
 /// Size of one read from a source.
 const READ_CHUNK: u64 = 8 * 1024 * 1024;
 
-/// The selected files by archive path.
-type Listing<'a> = HashMap<&'a str, &'a Found>;
+/// How to reach the bytes of a planned file: local files by their path under the
+/// warehouse root, S3 objects by what their listing gave.
+struct Sources<'a> {
+    warehouse: &'a Warehouse,
+    /// What pack put in front of the listed paths (see [`Warehouse::local_path`]).
+    prefix: &'a str,
+    /// The listed S3 objects by archive path (none for a local warehouse).
+    objects: HashMap<String, Origin>,
+}
+
+impl Sources<'_> {
+    fn found(&self, file: &SourceFile) -> Found {
+        Found {
+            file: file.clone(),
+            origin: self
+                .objects
+                .get(&file.path)
+                .cloned()
+                .unwrap_or(Origin::Local),
+        }
+    }
+
+    fn read(&self, file: &SourceFile) -> Result<Vec<u8>> {
+        let found = self.found(file);
+        self.warehouse
+            .read(&found, self.prefix)
+            .with_context(|| format!("cannot read {}", self.name(file)))
+    }
+
+    fn name(&self, file: &SourceFile) -> String {
+        self.warehouse.name(&self.found(file), self.prefix)
+    }
+}
 
 /// Starts reading every file the archive will hold, in archive order. Local files are
 /// read one after another (the page cache and the disk's read-ahead serve that best);
@@ -252,39 +292,32 @@ type Listing<'a> = HashMap<&'a str, &'a Found>;
 /// destination, members over the in-memory limit need their CRC-32 first: the store's own
 /// CRC-32 when it keeps a full-object one (one HEAD request each, made in parallel), else
 /// a checksum pass over the file before its data.
-fn start_reading<'a>(
+fn start_reading(
     tables: &[TablePlan],
-    files: &Listing<'a>,
+    sources: &Sources<'_>,
     overrides: &HashMap<String, Vec<u8>>,
-    warehouse: &Warehouse,
     dest: &Dest,
     context: &Context,
-) -> Result<Reading<'a>> {
-    let order: Vec<&'a Found> = tables
-        .iter()
-        .flat_map(|t| &t.files)
-        .filter(|f| f.held.is_none() && !overrides.contains_key(&f.path))
-        .map(|f| {
-            files
-                .get(f.path.as_str())
-                .copied()
-                .with_context(|| format!("internal: {} was not listed", f.path))
-        })
-        .collect::<Result<_>>()?;
+) -> Result<Reading> {
     let streaming = dest.is_streaming();
-    let needs_crc = move |f: &Found| streaming && f.file.size > IN_MEMORY_LIMIT;
-    if let Warehouse::Local(_) = warehouse {
+    if let Warehouse::Local(_) = sources.warehouse {
         return Ok(Reading::Local {
-            order: order.into_iter(),
             crc_first: streaming,
         });
     }
-    let big: Vec<&Found> = order.iter().copied().filter(|f| needs_crc(f)).collect();
-    let stored = stored_crcs(warehouse, &big, context.concurrency)?;
+    let order: Vec<Found> = tables
+        .iter()
+        .flat_map(|t| &t.files)
+        .filter(|f| f.held.is_none() && !overrides.contains_key(&f.path))
+        .map(|f| sources.found(f))
+        .collect();
+    let needs_crc = move |f: &Found| streaming && f.file.size > IN_MEMORY_LIMIT;
+    let big: Vec<&Found> = order.iter().filter(|f| needs_crc(f)).collect();
+    let stored = stored_crcs(sources.warehouse, &big, context.concurrency)?;
     let items = order
         .iter()
         .map(|f| PrefetchItem {
-            source: f.source(),
+            source: sources.warehouse.source(f, sources.prefix),
             len: f.file.size,
             crc_first: needs_crc(f) && !stored.contains_key(&f.file.path),
         })
@@ -306,10 +339,9 @@ fn start_reading<'a>(
 }
 
 /// The files being read, in archive order.
-enum Reading<'a> {
-    /// Local files, opened one at a time.
+enum Reading {
+    /// Local files, opened one at a time as the writer asks for them.
     Local {
-        order: std::vec::IntoIter<&'a Found>,
         /// Whether members over the in-memory limit need a checksum pass.
         crc_first: bool,
     },
@@ -320,16 +352,20 @@ enum Reading<'a> {
     },
 }
 
-impl Reading<'_> {
-    /// The next file's bytes and its CRC-32 if known before reading.
-    fn next(&mut self) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
+impl Reading {
+    /// The bytes of `file`, the next file in archive order, and its CRC-32 if known before
+    /// reading.
+    fn next(
+        &mut self,
+        file: &SourceFile,
+        sources: &Sources<'_>,
+    ) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
         match self {
-            Reading::Local { order, crc_first } => {
-                let found = order
-                    .next()
-                    .context("internal: the read plan ended early")?;
-                open_local(found, *crc_first && found.file.size > IN_MEMORY_LIMIT)
-            }
+            Reading::Local { crc_first } => open_local(
+                &sources.warehouse.local_path(&file.path, sources.prefix),
+                file,
+                *crc_first && file.size > IN_MEMORY_LIMIT,
+            ),
             Reading::Remote { prefetcher, known } => {
                 let known = known.next().flatten();
                 let file = prefetcher
@@ -345,23 +381,24 @@ impl Reading<'_> {
 /// Opens a listed local file, checking it still has the listed size and mtime; with
 /// `crc_first`, reads it once for its CRC-32 and rewinds. The reader is the file itself,
 /// so the writer sees growth past the listed size.
-fn open_local(found: &Found, crc_first: bool) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
+fn open_local(
+    path: &std::path::Path,
+    listed: &SourceFile,
+    crc_first: bool,
+) -> Result<(Box<dyn std::io::Read>, Option<u32>)> {
     use std::io::{Read, Seek};
     use std::os::unix::fs::MetadataExt;
-    let Origin::Local(path) = &found.origin else {
-        bail!("internal: {} is not a local file", found.name());
-    };
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let meta = file
         .metadata()
         .with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() != found.file.size || meta.mtime() != found.file.mtime {
+    if meta.len() != listed.size || meta.mtime() != listed.mtime {
         bail!(
             "{} changed since it was listed ({} bytes, mtime {}; now {} bytes, mtime {}); rerun pack",
             path.display(),
-            found.file.size,
-            found.file.mtime,
+            listed.size,
+            listed.mtime,
             meta.len(),
             meta.mtime()
         );
@@ -469,8 +506,7 @@ fn stored_crcs(
 fn mark_unchanged(
     tables: &mut [TablePlan],
     base: &Manifest,
-    warehouse: &Warehouse,
-    listed: &Listing<'_>,
+    sources: &Sources<'_>,
     overrides: &HashMap<String, Vec<u8>>,
 ) -> Result<(u64, u64)> {
     let state = state_files(base);
@@ -491,24 +527,17 @@ fn mark_unchanged(
             let unchanged = if content_check_all || mutable {
                 let bytes = match overrides.get(&file.path) {
                     Some(bytes) => bytes.clone(),
-                    None => {
-                        let found = listed
-                            .get(file.path.as_str())
-                            .with_context(|| format!("internal: {} was not listed", file.path))?;
-                        warehouse
-                            .read(found)
-                            .with_context(|| format!("cannot read {}", found.name()))?
-                    }
+                    None => sources.read(file)?,
                 };
                 bytes.len() as u64 == record.size && crc32fast::hash(&bytes) == record.crc32
             } else {
                 record.mtime == Some(file.mtime)
             };
             if unchanged {
-                file.held = Some(Held {
+                file.held = Some(Box::new(Held {
                     archive: holder.clone(),
                     crc32: record.crc32,
-                });
+                }));
                 files += 1;
                 bytes += file.size;
             }
@@ -518,7 +547,7 @@ fn mark_unchanged(
 }
 
 /// The snapshot id (Iceberg) or version (Delta) of a table, read from its files.
-fn snapshot_of(table: &TablePlan, warehouse: &Warehouse, files: &Listing<'_>) -> Option<String> {
+fn snapshot_of(table: &TablePlan, sources: &Sources<'_>) -> Option<String> {
     let root = if table.path == table::ROOT_GROUP {
         String::new()
     } else {
@@ -530,9 +559,9 @@ fn snapshot_of(table: &TablePlan, warehouse: &Warehouse, files: &Listing<'_>) ->
         .filter_map(|f| f.path.strip_prefix(&root))
         .collect();
     let read = |relative_name: &str| -> Option<Vec<u8>> {
-        warehouse
-            .read(files.get(format!("{root}{relative_name}").as_str())?)
-            .ok()
+        let path = format!("{root}{relative_name}");
+        let file = table.files.iter().find(|f| f.path == path)?;
+        sources.read(file).ok()
     };
     match table.format {
         TableFormat::Iceberg => {

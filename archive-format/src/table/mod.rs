@@ -29,8 +29,9 @@ pub struct SourceFile {
     /// Unix permission bits.
     pub mode: u32,
     /// Set when the file is not written because another archive already holds these exact
-    /// bytes (incremental archives).
-    pub held: Option<Held>,
+    /// bytes (incremental archives). Boxed: most files are not held, and a warehouse can
+    /// list millions.
+    pub held: Option<Box<Held>>,
 }
 
 /// Where an unchanged file's bytes already are.
@@ -67,11 +68,11 @@ pub struct Orphans {
     pub bytes: u64,
 }
 
-/// Groups files into tables and orders each table's members. Tables come out sorted by path.
-pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
+/// The outermost table roots among `paths` (`""` for a table at the source root), sorted,
+/// with their formats: what [`plan`] groups by, without the files.
+pub fn roots<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<(String, TableFormat)> {
     let mut roots: BTreeMap<String, TableFormat> = BTreeMap::new();
-    for file in &files {
-        let path = file.path.as_str();
+    for path in paths {
         if let Some((root, rest)) = split_at_component(path, "metadata")
             && !rest.contains('/')
             && is_iceberg_metadata(rest)
@@ -83,7 +84,7 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
         }
     }
     // Keep only outermost roots: a table inside another table belongs to the outer one.
-    let outermost: Vec<(String, TableFormat)> = roots
+    roots
         .iter()
         .filter(|(root, _)| {
             !roots
@@ -91,7 +92,12 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
                 .any(|other| other != *root && is_under(root, other))
         })
         .map(|(r, f)| (r.clone(), *f))
-        .collect();
+        .collect()
+}
+
+/// Groups files into tables and orders each table's members. Tables come out sorted by path.
+pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
+    let outermost = roots(files.iter().map(|f| f.path.as_str()));
     let mut groups: BTreeMap<String, (TableFormat, Vec<SourceFile>)> = BTreeMap::new();
     for (root, format) in &outermost {
         groups.insert(display_root(root), (*format, Vec::new()));
@@ -120,6 +126,7 @@ pub fn plan(files: Vec<SourceFile>) -> Vec<TablePlan> {
             } else {
                 path.len() + 1
             };
+            files.shrink_to_fit();
             files.sort_by(|a, b| {
                 let ka = member_rank(format, &a.path[prefix_len.min(a.path.len())..]);
                 let kb = member_rank(format, &b.path[prefix_len.min(b.path.len())..]);

@@ -109,23 +109,24 @@ pub struct WrittenMember {
     pub crc32: u32,
 }
 
-#[derive(Debug)]
-struct PendingCentral {
-    meta: MemberMeta,
-    written: WrittenMember,
-}
-
 /// A streaming writer of store-mode ZIP archives.
 #[derive(Debug)]
 pub struct ZipWriter<W: ArchiveOutput> {
     out: W,
     position: u64,
-    members: Vec<PendingCentral>,
-    /// A 64-bit hash of every name added (a name is held once, in `members`; a hash hit
-    /// is confirmed against them).
-    names: HashSet<u64>,
+    /// The central directory so far, encoded: what stays in memory per member is its
+    /// central header, in blocks so that growth never copies or doubles it.
+    central: Vec<Vec<u8>>,
+    /// Members added.
+    count: u64,
+    /// A 64-bit hash of every name added (a name is held once, in `central`; a hash hit
+    /// is confirmed against it). `None` when the caller checked the names are unique.
+    names: Option<HashSet<u64>>,
     buffer: Vec<u8>,
 }
+
+/// Size of a block of [`ZipWriter::central`].
+const CENTRAL_BLOCK: usize = 1024 * 1024;
 
 /// The hash of a member name in [`ZipWriter::names`].
 fn name_hash(name: &str) -> u64 {
@@ -138,9 +139,19 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         ZipWriter {
             out,
             position: 0,
-            members: Vec::new(),
-            names: HashSet::new(),
+            central: Vec::new(),
+            count: 0,
+            names: Some(HashSet::new()),
             buffer: Vec::new(),
+        }
+    }
+
+    /// Like [`new`](Self::new), for a caller that has checked that the names it will add
+    /// are unique: no set of every name is kept (a warehouse can hold millions).
+    pub(crate) fn with_unique_names(out: W) -> Self {
+        ZipWriter {
+            names: None,
+            ..Self::new(out)
         }
     }
 
@@ -178,9 +189,11 @@ impl<W: ArchiveOutput> ZipWriter<W> {
                 reason: "a file member cannot end in '/'",
             });
         }
-        if !self.names.insert(name_hash(&meta.name))
-            && self.members.iter().any(|m| m.meta.name == meta.name)
-        {
+        let fresh = self
+            .names
+            .as_mut()
+            .is_none_or(|names| names.insert(name_hash(&meta.name)));
+        if !fresh && self.has_name(&meta.name) {
             return Err(Error::DuplicateName { name: meta.name });
         }
         let local_header_offset = self.position;
@@ -257,7 +270,7 @@ impl<W: ArchiveOutput> ZipWriter<W> {
             size,
             crc32,
         };
-        self.members.push(PendingCentral { meta, written });
+        self.push_central(&meta, &written);
         Ok(written)
     }
 
@@ -270,9 +283,11 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
     ) -> Result<WrittenMember> {
         name::check_safe(&meta.name)?;
-        if !self.names.insert(name_hash(&meta.name))
-            && self.members.iter().any(|m| m.meta.name == meta.name)
-        {
+        let fresh = self
+            .names
+            .as_mut()
+            .is_none_or(|names| names.insert(name_hash(&meta.name)));
+        if !fresh && self.has_name(&meta.name) {
             return Err(Error::DuplicateName { name: meta.name });
         }
         let generate = |e: io::Error| Error::io(&meta.name, e);
@@ -304,7 +319,7 @@ impl<W: ArchiveOutput> ZipWriter<W> {
             size: len,
             crc32,
         };
-        self.members.push(PendingCentral { meta, written });
+        self.push_central(&meta, &written);
         Ok(written)
     }
 
@@ -322,21 +337,49 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         )
     }
 
-    /// Length of the central directory header the member at `index` will get.
-    pub fn central_header_len(&self, index: usize) -> Option<u64> {
-        self.members
-            .get(index)
-            .map(|m| central_header(&m.meta, &m.written).encoded_len() as u64)
+    /// Bytes of central directory so far (the headers of the members added).
+    pub fn central_directory_len(&self) -> u64 {
+        self.central.iter().map(|b| b.len() as u64).sum()
     }
 
     /// Number of members added.
-    pub fn len(&self) -> usize {
-        self.members.len()
+    pub fn len(&self) -> u64 {
+        self.count
     }
 
     /// True if no member was added.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.count == 0
+    }
+
+    fn push_central(&mut self, meta: &MemberMeta, written: &WrittenMember) {
+        let header = central_header(meta, written);
+        let len = header.encoded_len();
+        match self.central.last_mut() {
+            Some(block) if block.len() + len <= block.capacity() => header.encode(block),
+            _ => {
+                let mut block = Vec::with_capacity(len.max(CENTRAL_BLOCK));
+                header.encode(&mut block);
+                self.central.push(block);
+            }
+        }
+        self.count += 1;
+    }
+
+    /// Whether a member named `name` was added (read back from the encoded headers).
+    fn has_name(&self, name: &str) -> bool {
+        self.central.iter().any(|block| {
+            let mut at = 0;
+            while let Some(len) = CentralDirectoryHeader::total_len(&block[at..]) {
+                let name_len = usize::from(u16::from_le_bytes([block[at + 28], block[at + 29]]));
+                let start = at + crate::spec::central::FIXED_LEN;
+                if &block[start..start + name_len] == name.as_bytes() {
+                    return true;
+                }
+                at += len;
+            }
+            false
+        })
     }
 
     /// Writes the central directory and end records (ZIP64 ones when needed) with
@@ -350,18 +393,11 @@ impl<W: ArchiveOutput> ZipWriter<W> {
             ));
         }
         let central_directory_offset = self.position;
-        let mut chunk = Vec::with_capacity(64 * 1024);
-        let members = std::mem::take(&mut self.members);
-        for member in &members {
-            central_header(&member.meta, &member.written).encode(&mut chunk);
-            if chunk.len() >= 60 * 1024 {
-                self.write_all(&chunk)?;
-                chunk.clear();
-            }
+        for block in std::mem::take(&mut self.central) {
+            self.write_all(&block)?;
         }
-        self.write_all(&chunk)?;
         let central_directory_size = self.position - central_directory_offset;
-        let entries = members.len() as u64;
+        let entries = self.count;
         let mut end = Vec::new();
         let needs_zip64 = entries >= u64::from(U16_MAX)
             || central_directory_size >= u64::from(U32_MAX)

@@ -87,10 +87,13 @@ pub struct PackOutcome<W> {
 
 /// Writes `tables` (members in the order given) to `out`.
 ///
-/// `open` opens a source file and returns a reader plus the path to name in errors.
+/// `open` opens a source file and returns a reader plus the path to name in errors. On
+/// success each table's files are moved into the returned manifest's entries, and the
+/// plans are left without files (a warehouse can hold millions: both at once would
+/// double the memory); on error the plans are left as they were.
 pub fn pack<W: ArchiveOutput>(
     out: W,
-    tables: &[TablePlan],
+    tables: &mut [TablePlan],
     open: &mut OpenSource<'_>,
     options: &PackOptions,
     progress: PackProgress<'_>,
@@ -108,14 +111,29 @@ pub fn pack<W: ArchiveOutput>(
             reason: "the folder .lakezip/ at the top of an archive is reserved for its own metadata; rename or move it",
         });
     }
-    let mut writer = ZipWriter::new(out);
+    // Names are checked for duplicates here, once, so the writer keeps no set of them.
+    let mut names: Vec<&str> = tables
+        .iter()
+        .flat_map(|t| &t.files)
+        .map(|f| f.path.as_str())
+        .collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(Error::DuplicateName {
+            name: pair[0].to_owned(),
+        });
+    }
+    drop(names);
+    let mut writer = ZipWriter::with_unique_names(out);
     let mut manifests = Vec::with_capacity(tables.len());
-    let mut first_member = 0usize;
-    let mut central_offset = 0u64;
-    for table in tables {
+    // Per table, the CRC-32 of each file (its entries are made from the plan and these
+    // when the manifest is written: holding them all would cost a record per file).
+    let mut crcs: Vec<Vec<u32>> = Vec::with_capacity(tables.len());
+    for table in tables.iter() {
         let data_start = writer.position();
-        let mut entries = Vec::with_capacity(table.files.len());
-        let mut bytes = 0u64;
+        let central_start = writer.central_directory_len();
+        let mut table_crcs = Vec::with_capacity(table.files.len());
+        let (mut files, mut bytes) = (0u64, 0u64);
         for file in &table.files {
             let mtime = if options.deterministic {
                 file.mtime.min(options.created)
@@ -123,13 +141,7 @@ pub fn pack<W: ArchiveOutput>(
                 file.mtime
             };
             if let Some(held) = &file.held {
-                entries.push(FileRecord {
-                    path: file.path.clone(),
-                    size: file.size,
-                    crc32: held.crc32,
-                    mtime: Some(file.mtime),
-                    archive: Some(held.archive.clone()),
-                });
+                table_crcs.push(held.crc32);
                 (progress.file_done)(file);
                 continue;
             }
@@ -148,35 +160,27 @@ pub fn pack<W: ArchiveOutput>(
                 progress.bytes,
             )?;
             (progress.file_done)(file);
+            files += 1;
             bytes += written.size;
-            entries.push(FileRecord {
-                path: file.path.clone(),
-                size: written.size,
-                crc32: written.crc32,
-                mtime: Some(file.mtime),
-                archive: None,
-            });
+            table_crcs.push(written.crc32);
         }
         let data_end = writer.position();
-        let central_start = central_offset;
-        for i in first_member..writer.len() {
-            central_offset += writer.central_header_len(i).unwrap_or(0);
-        }
-        first_member = writer.len();
+        let central_end = writer.central_directory_len();
         manifests.push(TableManifest {
             summary: TableSummary {
                 path: table.path.clone(),
                 format: table.format,
                 snapshot: table.snapshot.clone(),
-                files: entries.iter().filter(|e| e.archive.is_none()).count() as u64,
+                files,
                 bytes,
                 orphans: table.orphans.files,
                 orphan_bytes: table.orphans.bytes,
                 data_range: [data_start, data_end],
-                central_directory_range: [central_start, central_offset],
+                central_directory_range: [central_start, central_end],
             },
-            entries,
+            entries: Vec::new(),
         });
+        crcs.push(table_crcs);
     }
     let archive_id = if let Some(id) = &options.archive_id {
         id.clone()
@@ -184,12 +188,13 @@ pub fn pack<W: ArchiveOutput>(
         deterministic_id(
             options.created,
             options.base_archive_id.as_deref(),
-            &manifests,
+            tables,
+            &crcs,
         )
     } else {
         uuid::Uuid::new_v4().to_string()
     };
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         lakezip_manifest: FORMAT_VERSION,
         archive_id: archive_id.clone(),
         kind: options.kind,
@@ -204,11 +209,11 @@ pub fn pack<W: ArchiveOutput>(
         mtime: options.created,
         mode: 0o644,
     };
-    // Written as it is encoded (twice: for the header's size and CRC-32, then the bytes),
-    // never held whole: it has a record per file.
+    // Encoded straight into the archive (twice: for the header's size and CRC-32, then
+    // the bytes), one table's entries at a time.
     let manifest_written = writer.add_generated(meta(MANIFEST_NAME), &|out| {
         let mut out = io::BufWriter::with_capacity(64 * 1024, out);
-        serde_json::to_writer_pretty(&mut out, &manifest)?;
+        write_manifest(&mut out, &manifest, tables, &crcs)?;
         out.flush()
     })?;
     let index = TableIndex {
@@ -231,6 +236,21 @@ pub fn pack<W: ArchiveOutput>(
         crc32: index_written.crc32,
     };
     let (output, archive_len) = writer.finish(pointer.to_comment().as_bytes())?;
+    // The caller gets the manifest whole, made from the plans' files (moved, not copied);
+    // the writer's central directory is gone by now.
+    for ((table, plan), crcs) in manifest.tables.iter_mut().zip(tables.iter_mut()).zip(&crcs) {
+        table.entries = std::mem::take(&mut plan.files)
+            .into_iter()
+            .zip(crcs)
+            .map(|(file, &crc32)| FileRecord {
+                size: file.size,
+                crc32,
+                mtime: Some(file.mtime),
+                archive: file.held.map(|h| h.archive),
+                path: file.path,
+            })
+            .collect();
+    }
     Ok(PackOutcome {
         output,
         manifest,
@@ -238,17 +258,70 @@ pub fn pack<W: ArchiveOutput>(
     })
 }
 
+/// The manifest records of `table`'s files, given their CRC-32s.
+fn records<'a>(table: &'a TablePlan, crcs: &'a [u32]) -> impl Iterator<Item = FileRecord> + 'a {
+    table
+        .files
+        .iter()
+        .zip(crcs)
+        .map(|(file, &crc32)| FileRecord {
+            path: file.path.clone(),
+            size: file.size,
+            crc32,
+            mtime: Some(file.mtime),
+            archive: file.held.as_ref().map(|h| h.archive.clone()),
+        })
+}
+
+/// Writes `manifest` (whose tables have no entries yet) as JSON with each table's
+/// entries made from `tables` and `crcs` as it goes: one table's records in memory at a
+/// time. The same JSON as serialising the whole [`Manifest`].
+fn write_manifest(
+    out: &mut dyn Write,
+    manifest: &Manifest,
+    tables: &[TablePlan],
+    crcs: &[Vec<u32>],
+) -> io::Result<()> {
+    let head = Manifest {
+        tables: Vec::new(),
+        ..manifest.clone()
+    };
+    let head = serde_json::to_string(&head)?;
+    // `tables` is the last field: everything before its empty array, then the tables.
+    let Some(head) = head.strip_suffix("[]}") else {
+        return Err(io::Error::other("internal: unexpected manifest layout"));
+    };
+    out.write_all(head.as_bytes())?;
+    out.write_all(b"[")?;
+    for (i, ((table, plan), crcs)) in manifest.tables.iter().zip(tables).zip(crcs).enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        let table = TableManifest {
+            summary: table.summary.clone(),
+            entries: records(plan, crcs).collect(),
+        };
+        serde_json::to_writer(&mut *out, &table)?;
+    }
+    out.write_all(b"]}")
+}
+
 /// A UUID (version 5 layout) derived from the creation time and every member's name,
 /// size, CRC-32: the same content gives the same id.
-fn deterministic_id(created: i64, base: Option<&str>, tables: &[TableManifest]) -> String {
+fn deterministic_id(
+    created: i64,
+    base: Option<&str>,
+    tables: &[TablePlan],
+    crcs: &[Vec<u32>],
+) -> String {
     let mut hasher = Sha256::new();
     hasher.update(created.to_le_bytes());
     hasher.update(base.unwrap_or("").as_bytes());
     hasher.update([0]);
-    for table in tables {
-        hasher.update(table.summary.path.as_bytes());
+    for (table, crcs) in tables.iter().zip(crcs) {
+        hasher.update(table.path.as_bytes());
         hasher.update([0]);
-        for file in &table.entries {
+        for file in records(table, crcs) {
             hasher.update(file.path.as_bytes());
             hasher.update([0]);
             hasher.update(file.size.to_le_bytes());
