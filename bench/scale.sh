@@ -21,19 +21,22 @@ tables=100
 
 cargo build --release --quiet -p archive-cli
 lakezip=$root/target/release/lakezip
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+need_tools /usr/bin/time nginx curl jq
 mkdir -p "$work/www"
 work=$(cd "$work" && pwd)
 tmp=$(mktemp -d /tmp/lakezip-bench-scale.XXXXXX)
-nginx_pid=
+pids=()
 cleanup() {
-  [ -z "$nginx_pid" ] || kill "$nginx_pid" 2>/dev/null || true
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
   if [ "${CLEAN:-0}" = 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-note() { printf '%s\n' "$*" >&2; }
 group() { python3 -c 'import sys; print(f"{int(sys.argv[1]):,}")' "$1"; }
 
 # generate DIR ENTRIES: $tables Delta tables sharing ENTRIES files (data files of 64-319
@@ -77,33 +80,10 @@ measure() {
   echo "$name $(cat "$tmp/time")" >>"$tmp/m"
 }
 
-# nginx serving $work/www
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$tmp/nginx"
-user_line=""
-[ "$(id -u)" = 0 ] && user_line="user root root;"
-cat >"$tmp/nginx/nginx.conf" <<EOF
-$user_line
-daemon off;
-master_process off;
-worker_processes 1;
-pid "$tmp/nginx/nginx.pid";
-error_log "$tmp/nginx/error.log" warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path "$tmp/nginx/client_body";
-    proxy_temp_path "$tmp/nginx/proxy";
-    fastcgi_temp_path "$tmp/nginx/fastcgi";
-    uwsgi_temp_path "$tmp/nginx/uwsgi";
-    scgi_temp_path "$tmp/nginx/scgi";
-    default_type application/octet-stream;
-    server { listen 127.0.0.1:$port; root "$work/www"; }
-}
-EOF
-/usr/sbin/nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
-nginx_pid=$!
-url=http://127.0.0.1:$port
+load_before=$(loadavg)
+echo ok >"$work/www/probe"
+start_nginx "$work/www" probe "$tmp/access.log" "$tmp/nginx"
+url=$nginx_url
 
 # stats FILE: "requests bytes" from the JSON Lines of a --stats --json run (a `stats`
 # record, or a summary with a `stats` member)
@@ -164,10 +144,12 @@ done
 {
   echo "# Scale: memory and time by entry count"
   echo
-  echo "\`${CLEAN:+CLEAN=$CLEAN }bench/scale.sh ${sizes[*]}\` at $(git rev-parse --short HEAD) on $(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
-    "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), load average before the run $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "\`${CLEAN:+CLEAN=$CLEAN }bench/scale.sh ${sizes[*]}\`"
   echo
-  echo "Each warehouse: $tables Delta tables, every data file (64–319 bytes) added by the table's commit; one table is 1% of the entries. Each cell: wall time / peak RSS (GNU time, maximum resident set size). HTTP: nginx on loopback; requests and bytes from \`--stats\`."
+  machine_md "$work"
+  echo "- load average: $load_before before the run, $(loadavg) after"
+  echo
+  echo "Each warehouse: $tables Delta tables, every data file (64–319 bytes) added by the table's commit; one table is 1% of the entries. Each cell: wall time / peak RSS (GNU time, maximum resident set size). HTTP: nginx on loopback; requests and bytes from \`--stats\`. Goals (issue 7): peak RSS ≤ 64 MiB at 100,000 entries and ≤ 256 MiB at 1,000,000; remote table listing independent of the entry count."
   echo
   echo "| entries | pack | ls (every entry) | ls --tables over HTTP | extract one table, local | extract one table over HTTP |"
   echo "|---|---|---|---|---|---|"
