@@ -182,20 +182,7 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         source_path: &std::path::Path,
         progress: &mut dyn FnMut(u64),
     ) -> Result<WrittenMember> {
-        name::check_safe(&meta.name)?;
-        if meta.name.ends_with('/') {
-            return Err(Error::UnsafeName {
-                name: meta.name,
-                reason: "a file member cannot end in '/'",
-            });
-        }
-        let fresh = self
-            .names
-            .as_mut()
-            .is_none_or(|names| names.insert(name_hash(&meta.name)));
-        if !fresh && self.has_name(&meta.name) {
-            return Err(Error::DuplicateName { name: meta.name });
-        }
+        self.claim_name(&meta.name)?;
         let local_header_offset = self.position;
         let changed = |reason: String| Error::SourceChanged {
             path: source_path.to_owned(),
@@ -282,14 +269,7 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         meta: MemberMeta,
         write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
     ) -> Result<WrittenMember> {
-        name::check_safe(&meta.name)?;
-        let fresh = self
-            .names
-            .as_mut()
-            .is_none_or(|names| names.insert(name_hash(&meta.name)));
-        if !fresh && self.has_name(&meta.name) {
-            return Err(Error::DuplicateName { name: meta.name });
-        }
+        self.claim_name(&meta.name)?;
         let generate = |e: io::Error| Error::io(&meta.name, e);
         let mut first = Checksum::default();
         write(&mut first).map_err(generate)?;
@@ -350,6 +330,27 @@ impl<W: ArchiveOutput> ZipWriter<W> {
     /// True if no member was added.
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Checks a new member's name: safe, a file's, and not added before.
+    fn claim_name(&mut self, name: &str) -> Result<()> {
+        name::check_safe(name)?;
+        if name.ends_with('/') {
+            return Err(Error::UnsafeName {
+                name: name.to_owned(),
+                reason: "a file member cannot end in '/'",
+            });
+        }
+        let fresh = self
+            .names
+            .as_mut()
+            .is_none_or(|names| names.insert(name_hash(name)));
+        if !fresh && self.has_name(name) {
+            return Err(Error::DuplicateName {
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     fn push_central(&mut self, meta: &MemberMeta, written: &WrittenMember) {
