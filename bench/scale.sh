@@ -137,7 +137,7 @@ for n in "${sizes[@]}"; do
     w[$name]=$wall
     r[$name]=$((kib / 1024))
   done <"$tmp/m"
-  rows+=("| $(group "$n") ($(group "$entries") in the archive, $((size / 1048576)) MiB) | ${w[pack]} s / ${r[pack]} MiB | ${w[ls]} s / ${r[ls]} MiB | ${w[ls_tables_http]} s / ${r[ls_tables_http]} MiB, $lt_req requests, $(group "$lt_bytes") B | ${w[extract]} s / ${r[extract]} MiB | ${w[extract_http]} s / ${r[extract_http]} MiB, $ex_req requests |")
+  rows+=("| $(group "$n") ($(group "$entries") in the archive, $((size / 1048576)) MiB) | ${w[pack]} s / ${r[pack]} MiB | ${w[ls]} s / ${r[ls]} MiB | ${w[ls_tables_http]} s / ${r[ls_tables_http]} MiB, $lt_req requests, $(group "$lt_bytes") B | ${w[extract]} s / ${r[extract]} MiB | ${w[extract_http]} s / ${r[extract_http]} MiB, $ex_req requests, $(group "$ex_bytes") B |")
   unset w r
 done
 

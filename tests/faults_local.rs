@@ -588,21 +588,32 @@ fn extract_and_restore_into_folders_that_are_not_writable() {
 
 /// Regression: a packed archive was created with mode 0600 whatever the umask (the
 /// temporary file's mode), so an archive packed by one user (root, a backup job) could not
-/// be read by any other. It now gets 0666 minus the umask, like `zip`, `tar` or `cp`.
+/// be read by any other. It now gets 0666 minus the umask, like `zip`, `tar` or `cp`; so
+/// does the chain file (it was 0600 too).
 #[test]
 fn packed_archive_mode_follows_the_umask() {
     let dir = shared_tempdir();
     let src = three_mib_source(dir.path());
     for (umask, mode) in [("022", 0o644), ("077", 0o600)] {
         let dest = dir.path().join(format!("umask-{umask}.zip"));
+        let chain = dir.path().join(format!("umask-{umask}.chain.json"));
         run_ok(
             Command::new("sh")
                 .args(["-c", &format!("umask {umask}; exec \"$@\""), "sh"])
                 .arg(lakezip_bin())
-                .args(["pack", utf8(&src), "-o", utf8(&dest)]),
+                .args(["pack", utf8(&src), "-o", utf8(&dest)])
+                .args(["--chain", utf8(&chain)]),
         );
-        let actual = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
-        assert_eq!(actual, mode, "umask {umask}: mode {actual:o}");
+        // The chain file too: a web server serving the chain must be able to read it.
+        for path in [&dest, &chain] {
+            let actual = fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                actual,
+                mode,
+                "umask {umask}: {} mode {actual:o}",
+                path.display()
+            );
+        }
     }
     // Readable by another user without a chmod.
     let target = dir.path().join("as-nobody");

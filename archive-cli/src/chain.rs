@@ -105,18 +105,21 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes a local chain file atomically (temporary file in the same folder, then rename).
+/// Writes a local chain file atomically (temporary file in the same folder, then rename),
+/// with mode 0666 minus the umask like the archives it lists (a web server serving the
+/// chain must be able to read it).
 pub fn write_local_chain(path: &Path, chain: &Chain) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = parent_dir(path);
-    let mut temp = tempfile::Builder::new()
-        .prefix(".lakezip-chain-")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut temp =
+        range_reader::partial::create_in(&dir, Some(std::fs::Permissions::from_mode(0o666)))
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let temp_path = temp.path().to_owned();
     std::io::Write::write_all(&mut temp, &chain.to_json())?;
     temp.as_file().sync_all()?;
-    temp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot update the chain {}", path.display()))?;
+    let persisted = temp.persist(path).map_err(|e| e.error);
+    range_reader::partial::forget(&temp_path);
+    persisted.with_context(|| format!("cannot update the chain {}", path.display()))?;
     Ok(())
 }
 
