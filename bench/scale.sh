@@ -3,7 +3,7 @@
 # each, every data file referenced by the table's commit, so table-aware pack keeps them
 # all). For each size: peak RSS and wall of `pack`, `ls` (every entry), `ls --tables` over
 # HTTP (nginx, honours Range) with its requests and bytes, and `extract` of one table
-# from the local archive and over HTTP. Prints markdown and writes bench/results/scale.md.
+# from the local archive and over HTTP. Prints markdown and writes docs/scale.md.
 #   bench/scale.sh [ENTRIES...]   (default: 100000 1000000)
 #   WORK=DIR                      where trees and archives go (default target/bench-scale;
 #                                 1M entries need ~5 GB: 4 KiB a file on ext4, 0.3 GB archive)
@@ -16,7 +16,7 @@ root=$PWD
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 work=${WORK:-$root/target/bench-scale}
-out=$root/bench/results/scale.md
+out=$root/docs/scale.md
 tables=100
 
 cargo build --release --quiet -p archive-cli
