@@ -233,3 +233,52 @@ fn streaming_output_needs_and_checks_the_crc() {
         );
     }
 }
+
+/// A plan naming one path twice is refused before anything is written (pack checks names
+/// once, up front; its writer keeps no set of them), and the plan is left as it was.
+#[test]
+fn a_plan_with_a_duplicate_path_is_refused() {
+    let file = SourceFile {
+        path: "t/a.txt".into(),
+        size: 1,
+        mtime: 1_600_000_000,
+        mode: 0o644,
+        held: None,
+    };
+    let mut tables = plan(vec![file.clone(), file]);
+    let options = PackOptions {
+        source: "test".into(),
+        created: 1_700_000_000,
+        deterministic: true,
+        tool: "test".into(),
+        kind: archive_format::manifest::ArchiveKind::Full,
+        base_archive_id: None,
+        archive_id: None,
+    };
+    let mut opened = 0;
+    let mut open = |f: &SourceFile| -> archive_format::Result<Opened> {
+        opened += 1;
+        Ok(Opened {
+            reader: Box::new(Cursor::new(b"a".to_vec())),
+            path: PathBuf::from(&f.path),
+            crc32: None,
+        })
+    };
+    let error = pack(
+        Cursor::new(Vec::new()),
+        &mut tables,
+        &mut open,
+        &options,
+        PackProgress {
+            bytes: &mut |_| {},
+            file_done: &mut |_| {},
+        },
+    )
+    .expect_err("duplicate path");
+    assert!(
+        matches!(error, archive_format::Error::DuplicateName { ref name } if name == "t/a.txt"),
+        "{error}"
+    );
+    assert_eq!(opened, 0, "nothing read");
+    assert_eq!(tables[0].files.len(), 2, "plan left as it was");
+}

@@ -58,6 +58,12 @@ impl CentralDirectoryHeader {
         Some(FIXED_LEN + field(28)? + field(30)? + field(32)?)
     }
 
+    /// The raw name of the header whose bytes start `bytes`, if they reach its end.
+    pub fn raw_name(bytes: &[u8]) -> Option<&[u8]> {
+        let len = usize::from(u16::from_le_bytes([*bytes.get(28)?, *bytes.get(29)?]));
+        bytes.get(FIXED_LEN..FIXED_LEN + len)
+    }
+
     /// Parses one header at `bytes[0]`; returns it and its total length.
     pub fn parse(bytes: &[u8], offset: u64) -> Result<(Self, usize)> {
         let mut c = Cursor::new(bytes);

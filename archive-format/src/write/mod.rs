@@ -372,9 +372,7 @@ impl<W: ArchiveOutput> ZipWriter<W> {
         self.central.iter().any(|block| {
             let mut at = 0;
             while let Some(len) = CentralDirectoryHeader::total_len(&block[at..]) {
-                let name_len = usize::from(u16::from_le_bytes([block[at + 28], block[at + 29]]));
-                let start = at + crate::spec::central::FIXED_LEN;
-                if &block[start..start + name_len] == name.as_bytes() {
+                if CentralDirectoryHeader::raw_name(&block[at..]) == Some(name.as_bytes()) {
                     return true;
                 }
                 at += len;
@@ -572,5 +570,37 @@ fn central_header(meta: &MemberMeta, written: &WrittenMember) -> CentralDirector
         name: meta.name.as_bytes().to_vec(),
         extra,
         comment: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(name: &str) -> MemberMeta {
+        MemberMeta {
+            name: name.to_owned(),
+            mtime: 0,
+            mode: 0o644,
+        }
+    }
+
+    #[test]
+    fn a_name_added_twice_is_refused_from_the_encoded_headers() {
+        let mut writer = ZipWriter::new(io::Cursor::new(Vec::new()));
+        writer.add_bytes(meta("a"), b"1").expect("a");
+        writer.add_bytes(meta("b"), b"2").expect("b");
+        assert!(writer.has_name("a") && writer.has_name("b") && !writer.has_name("c"));
+        let err = writer.add_bytes(meta("a"), b"3").expect_err("duplicate");
+        assert!(
+            matches!(err, Error::DuplicateName { ref name } if name == "a"),
+            "{err}"
+        );
+        // The generated-member path checks names the same way.
+        let err = writer
+            .add_generated(meta("b"), &|out| out.write_all(b"x"))
+            .expect_err("duplicate");
+        assert!(matches!(err, Error::DuplicateName { .. }), "{err}");
+        assert_eq!(writer.len(), 2);
     }
 }

@@ -242,13 +242,7 @@ pub fn pack<W: ArchiveOutput>(
         table.entries = std::mem::take(&mut plan.files)
             .into_iter()
             .zip(crcs)
-            .map(|(file, &crc32)| FileRecord {
-                size: file.size,
-                crc32,
-                mtime: Some(file.mtime),
-                archive: file.held.map(|h| h.archive),
-                path: file.path,
-            })
+            .map(|(file, &crc32)| record(file, crc32))
             .collect();
     }
     Ok(PackOutcome {
@@ -258,19 +252,15 @@ pub fn pack<W: ArchiveOutput>(
     })
 }
 
-/// The manifest records of `table`'s files, given their CRC-32s.
-fn records<'a>(table: &'a TablePlan, crcs: &'a [u32]) -> impl Iterator<Item = FileRecord> + 'a {
-    table
-        .files
-        .iter()
-        .zip(crcs)
-        .map(|(file, &crc32)| FileRecord {
-            path: file.path.clone(),
-            size: file.size,
-            crc32,
-            mtime: Some(file.mtime),
-            archive: file.held.as_ref().map(|h| h.archive.clone()),
-        })
+/// The manifest record of a planned file with this CRC-32.
+fn record(file: SourceFile, crc32: u32) -> FileRecord {
+    FileRecord {
+        size: file.size,
+        crc32,
+        mtime: Some(file.mtime),
+        archive: file.held.map(|h| h.archive),
+        path: file.path,
+    }
 }
 
 /// Writes `manifest` (whose tables have no entries yet) as JSON with each table's
@@ -299,7 +289,12 @@ fn write_manifest(
         }
         let table = TableManifest {
             summary: table.summary.clone(),
-            entries: records(plan, crcs).collect(),
+            entries: plan
+                .files
+                .iter()
+                .zip(crcs)
+                .map(|(file, &crc32)| record(file.clone(), crc32))
+                .collect(),
         };
         serde_json::to_writer(&mut *out, &table)?;
     }
@@ -321,12 +316,17 @@ fn deterministic_id(
     for (table, crcs) in tables.iter().zip(crcs) {
         hasher.update(table.path.as_bytes());
         hasher.update([0]);
-        for file in records(table, crcs) {
+        for (file, crc32) in table.files.iter().zip(crcs) {
             hasher.update(file.path.as_bytes());
             hasher.update([0]);
             hasher.update(file.size.to_le_bytes());
-            hasher.update(file.crc32.to_le_bytes());
-            hasher.update(file.archive.as_deref().unwrap_or("").as_bytes());
+            hasher.update(crc32.to_le_bytes());
+            hasher.update(
+                file.held
+                    .as_ref()
+                    .map_or("", |h| h.archive.as_str())
+                    .as_bytes(),
+            );
             hasher.update([0]);
         }
     }
