@@ -3,12 +3,10 @@
 //! outside tables, and everything under `--all-files`, are packed as listed.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use archive_format::manifest::TableFormat;
 use archive_format::table::{self, Orphans};
-use range_reader::RangeSource;
 use table_state::{Snapshots, TableFiles};
 
 use crate::warehouse::{Found, Warehouse};
@@ -108,15 +106,8 @@ pub fn select(
         .cloned()
         .collect();
     for (table_root, format) in &tables {
-        let plan = TableRef {
-            path: if table_root.is_empty() {
-                table::ROOT_GROUP.to_owned()
-            } else {
-                table_root.clone()
-            },
-            format: *format,
-        };
-        unknown.remove(&plan.path);
+        let path = table::display_root(table_root);
+        unknown.remove(&path);
         let root = if table_root.is_empty() {
             String::new()
         } else {
@@ -135,31 +126,27 @@ pub fn select(
             found: &found,
             extra: std::sync::Mutex::default(),
         };
-        let selection = match plan.format {
+        let selection = match format {
             TableFormat::Iceberg => {
-                if options.delta_version.contains_key(&plan.path) {
-                    bail!("{}: --delta-version given for an Iceberg table", plan.path);
+                if options.delta_version.contains_key(&path) {
+                    bail!("{}: --delta-version given for an Iceberg table", path);
                 }
                 table_state::iceberg::select(
-                    &plan.path,
+                    &path,
                     &view,
-                    options.iceberg_metadata.get(&plan.path).map(String::as_str),
+                    options.iceberg_metadata.get(&path).map(String::as_str),
                     options.snapshots,
                 )
             }
             TableFormat::Delta => {
-                if options.iceberg_metadata.contains_key(&plan.path) {
-                    bail!("{}: --iceberg-metadata given for a Delta table", plan.path);
+                if options.iceberg_metadata.contains_key(&path) {
+                    bail!("{}: --iceberg-metadata given for a Delta table", path);
                 }
-                table_state::delta::select(
-                    &plan.path,
-                    &view,
-                    options.delta_version.get(&plan.path).copied(),
-                )
+                table_state::delta::select(&path, &view, options.delta_version.get(&path).copied())
             }
             TableFormat::Files => continue,
         }
-        .with_context(|| format!("cannot choose the state of table {}", plan.path))?;
+        .with_context(|| format!("cannot choose the state of table {}", path))?;
         let extra = view.extra.into_inner().unwrap_or_default();
         let mut orphans = Orphans::default();
         for relative in &view.listed {
@@ -183,7 +170,7 @@ pub fn select(
                     Some(f) => added.push(f),
                     None => bail!(
                         "{}: {relative} is referenced by the table state but missing",
-                        plan.path
+                        path
                     ),
                 },
             }
@@ -198,7 +185,7 @@ pub fn select(
         }
         selected
             .tables
-            .insert(plan.path.clone(), (selection.snapshot, orphans));
+            .insert(path.clone(), (selection.snapshot, orphans));
     }
     if let Some(table) = unknown.into_iter().next() {
         bail!(
@@ -213,12 +200,6 @@ pub fn select(
     }
     selected.found = found;
     Ok(selected)
-}
-
-/// A table being selected: its path as the plan names it (`.` at the root) and format.
-struct TableRef {
-    path: String,
-    format: TableFormat,
 }
 
 /// Where `path` is in `found` (sorted by path).
@@ -279,18 +260,18 @@ impl TableFiles for WarehouseTable<'_> {
             path: relative.to_owned(),
             reason: e.to_string(),
         };
-        match read_all(&self.warehouse.source(&found, self.prefix), found.file.size) {
+        match self.warehouse.read(&found, self.prefix) {
             Ok(bytes) => Ok(Some(bytes)),
             // Rewritten since the listing (a pointer file such as `_last_checkpoint`):
             // read what is there now.
             Err(range_reader::Error::Changed { .. }) => {
                 let path = format!("{}{relative}", self.root);
                 match find_prefixed(self.warehouse, self.prefix, &path) {
-                    Ok(Some(now)) => {
-                        read_all(&self.warehouse.source(&now, self.prefix), now.file.size)
-                            .map(Some)
-                            .map_err(error)
-                    }
+                    Ok(Some(now)) => self
+                        .warehouse
+                        .read(&now, self.prefix)
+                        .map(Some)
+                        .map_err(error),
                     Ok(None) => Ok(None),
                     Err(e) => Err(table_state::Error::Read {
                         path: relative.to_owned(),
@@ -315,11 +296,4 @@ fn find_prefixed(warehouse: &Warehouse, prefix: &str, path: &str) -> Result<Opti
         f.file.path = path.to_owned();
         f
     }))
-}
-
-fn read_all(source: &Arc<dyn RangeSource>, size: u64) -> range_reader::Result<Vec<u8>> {
-    if size == 0 {
-        return Ok(Vec::new());
-    }
-    source.read_range(0..size)
 }

@@ -258,23 +258,12 @@ impl Warehouse {
         }
     }
 
-    /// A listed file or object, as errors name it.
-    pub fn name(&self, found: &Found, prefix: &str) -> String {
-        match &found.origin {
-            Origin::Object(object) => object.source.name(),
-            Origin::Local => self
-                .local_path(&found.file.path, prefix)
-                .display()
-                .to_string(),
-        }
-    }
-
     /// The whole content of a (small) listed file.
-    pub fn read(&self, found: &Found, prefix: &str) -> Result<Vec<u8>> {
+    pub fn read(&self, found: &Found, prefix: &str) -> range_reader::Result<Vec<u8>> {
         if found.file.size == 0 {
             return Ok(Vec::new());
         }
-        Ok(self.source(found, prefix).read_range(0..found.file.size)?)
+        self.source(found, prefix).read_range(0..found.file.size)
     }
 
     /// The CRC-32 the store keeps for the object, if any (S3 only; one HEAD request).

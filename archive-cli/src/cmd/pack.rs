@@ -281,8 +281,16 @@ impl Sources<'_> {
             .with_context(|| format!("cannot read {}", self.name(file)))
     }
 
+    /// Called for every file packed: no copy of `file`.
     fn name(&self, file: &SourceFile) -> String {
-        self.warehouse.name(&self.found(file), self.prefix)
+        match self.objects.get(&file.path) {
+            Some(Origin::Object(object)) => object.source.name(),
+            _ => self
+                .warehouse
+                .local_path(&file.path, self.prefix)
+                .display()
+                .to_string(),
+        }
     }
 }
 

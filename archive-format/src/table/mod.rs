@@ -170,7 +170,9 @@ pub fn table_holds(table_path: &str, name: &str) -> bool {
     }
 }
 
-fn display_root(root: &str) -> String {
+/// A table's path as plans name it: its root, or [`ROOT_GROUP`] for a table at the
+/// source root (root `""`, as [`roots`] gives it).
+pub fn display_root(root: &str) -> String {
     if root.is_empty() {
         ROOT_GROUP.to_owned()
     } else {
