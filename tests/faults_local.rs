@@ -36,7 +36,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::s3::S3Server;
-use common::{json_lines, lakezip, lakezip_bin, lakezip_ok, require_tool, run_ok};
+use common::{json_lines, lakezip, lakezip_bin, lakezip_ok, noise, require_tool, run_ok};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -51,19 +51,6 @@ fn utf8(path: &Path) -> &str {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Pseudo-random bytes (xorshift).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 fn write_file(path: &Path, bytes: &[u8]) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::faults::{Fault, FaultPlan, FaultProxy, Requests};
 use common::s3::S3Server;
-use common::{json_lines, lakezip_bin, run_ok, testdata};
+use common::{json_lines, lakezip_bin, noise, run_ok, testdata};
 use serde_json::Value;
 
 const EPOCH: &str = "1700000000";
@@ -45,19 +45,6 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::write(dest, bytes).unwrap();
     }
-}
-
-/// Pseudo-random bytes (xorshift), so parts differ from each other.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// The fixture warehouse plus two files large enough for a multipart upload (8 MiB

@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{json_lines, lakezip_bin, lakezip_ok, require_tool, root, run_ok, testdata};
+use common::{json_lines, lakezip_bin, lakezip_ok, noise, require_tool, root, run_ok, testdata};
 use tempfile::TempDir;
 
 /// One member as `lakezip ls --json` reports it.
@@ -224,19 +224,6 @@ fn pack(src: &Path, dest: &Path) {
     lakezip_ok(&["pack", path_str(src), "-o", path_str(dest)]);
 }
 
-/// A deterministic pseudo-random byte pattern (xorshift), so CRC-32s cover real content.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
-
 const UMLAUT: &str = "ümlaut/ä.txt";
 const JAPANESE: &str = "日本/データ.bin";
 const EMPTY: &str = "empty.txt";
@@ -254,13 +241,13 @@ fn tricky_source(dir: &Path) {
         fs::write(&path, bytes).expect("write source file");
     };
     write(UMLAUT, "Grüße aus München\n".as_bytes());
-    write(JAPANESE, &pattern(4096, 7));
+    write(JAPANESE, &noise(4096, 7));
     write(EMPTY, b"");
     write(EXECUTABLE, b"#!/bin/sh\necho lakezip\n");
     fs::set_permissions(dir.join(EXECUTABLE), fs::Permissions::from_mode(0o755))
         .expect("chmod 0755");
     fs::set_permissions(dir.join(UMLAUT), fs::Permissions::from_mode(0o644)).expect("chmod 0644");
-    write(STREAMED, &pattern(STREAMED_LEN, 42));
+    write(STREAMED, &noise(STREAMED_LEN, 42));
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::faults::{Fault, FaultPlan, FaultProxy, LoggedRequest, Requests};
+use common::noise;
 use common::s3::S3Server;
 use range_reader::Error;
 use range_reader::retry::RetryPolicy;
@@ -60,19 +61,6 @@ fn options(concurrency: usize) -> UploadOptions {
         policy: fast(),
         condition: PutCondition::Overwrite,
     }
-}
-
-/// Deterministic pseudo-random bytes (xorshift), different per seed.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn md5_hex(data: &[u8]) -> String {
@@ -190,7 +178,7 @@ fn interrupted(s3: &S3Server, key: &str, data: &[u8], written: usize) -> UploadS
 fn small_stream_is_one_put() {
     let s3 = server();
     let proxy = FaultProxy::start(&s3.endpoint, FaultPlan::new());
-    let data = bytes(100_000, 1);
+    let data = noise(100_000, 1);
     let seen = Seen::default();
     let uploaded = upload_all(
         &seen,
@@ -218,7 +206,7 @@ fn small_stream_is_one_put() {
     assert_eq!(methods, ["PUT", "HEAD"]);
 
     // Exactly one part's worth is still a single PUT; an empty stream is an empty object.
-    let data = bytes(PART_LEN, 2);
+    let data = noise(PART_LEN, 2);
     let uploaded = upload_all(
         &seen,
         client(&s3, &s3.endpoint),
@@ -247,7 +235,7 @@ fn multipart_upload_round_trips_and_verifies() {
     let s3 = server();
     // A stale object under the key: its checksum must not confuse the verification.
     s3.put_bytes(BUCKET, "dir/multi.zip", b"old");
-    let data = bytes(3 * PART_LEN + 12_345, 3);
+    let data = noise(3 * PART_LEN + 12_345, 3);
     let seen = Seen::default();
     let client = client(&s3, &s3.endpoint);
     let uploaded = upload_all(&seen, client.clone(), "dir/multi.zip", options(1), &data);
@@ -297,7 +285,7 @@ fn parallel_parts_finish_out_of_order() {
         &s3.endpoint,
         FaultPlan::new().on(Requests::Nth(2), Fault::Delay(Duration::from_millis(600))),
     );
-    let data = bytes(4 * PART_LEN + 1_000, 4);
+    let data = noise(4 * PART_LEN + 1_000, 4);
     let seen = Seen::default();
     let uploaded = upload_all(&seen, client(&s3, &proxy.url), "par.zip", options(3), &data);
     assert_eq!(uploaded.parts, 5);
@@ -342,7 +330,7 @@ fn parallel_parts_finish_out_of_order() {
 #[test]
 fn resume_skips_stored_parts() {
     let s3 = server();
-    let data = bytes(4 * PART_LEN + 1_000, 5);
+    let data = noise(4 * PART_LEN + 1_000, 5);
     // Parts 1–3 are sent (part 3 once a byte of part 4 arrives); the rest is lost.
     let state = interrupted(&s3, "resume.zip", &data, 3 * PART_LEN + 100);
     let stored: Vec<i32> = state.parts.iter().map(|p| p.number).collect();
@@ -388,7 +376,7 @@ fn resume_skips_stored_parts() {
 #[test]
 fn resume_with_changed_bytes_fails_then_abort_cleans_up() {
     let s3 = server();
-    let data = bytes(3 * PART_LEN + 1_000, 6);
+    let data = noise(3 * PART_LEN + 1_000, 6);
     let state = interrupted(&s3, "changed.zip", &data, 2 * PART_LEN + 10);
     assert_eq!(state.parts.len(), 2);
 
@@ -426,7 +414,7 @@ fn resume_with_changed_bytes_fails_then_abort_cleans_up() {
 #[test]
 fn resume_with_a_shorter_stream_fails_in_finish_and_aborts() {
     let s3 = server();
-    let data = bytes(3 * PART_LEN + 1_000, 7);
+    let data = noise(3 * PART_LEN + 1_000, 7);
     let state = interrupted(&s3, "short.zip", &data, 2 * PART_LEN + 10);
     let seen = Seen::default();
     let mut upload = seen
@@ -450,7 +438,7 @@ fn resume_with_a_shorter_stream_fails_in_finish_and_aborts() {
 #[test]
 fn abort_leaves_no_parts() {
     let s3 = server();
-    let data = bytes(2 * PART_LEN + PART_LEN / 2, 8);
+    let data = noise(2 * PART_LEN + PART_LEN / 2, 8);
     let seen = Seen::default();
     let mut upload = seen
         .start(client(&s3, &s3.endpoint), "aborted.zip", options(2), None)
@@ -472,7 +460,7 @@ fn abort_leaves_no_parts() {
 fn list_uploads_then_abort_upload() {
     let s3 = server();
     let client = client(&s3, &s3.endpoint);
-    let data = bytes(PART_LEN + 10, 9);
+    let data = noise(PART_LEN + 10, 9);
     let state = interrupted(&s3, "backups/pending.zip", &data, data.len());
     let pending = upload::list_uploads(&client, BUCKET, "backups/", &fast()).unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
@@ -608,7 +596,7 @@ fn conditional_archive_uploads() {
 
     // Created by another writer while the parts were going up: the completion is refused
     // and the parts are not left behind.
-    let data = bytes(2 * PART_LEN + 10, 10);
+    let data = noise(2 * PART_LEN + 10, 10);
     let mut upload = seen
         .start(client.clone(), "raced.zip", if_none_match.clone(), None)
         .unwrap();
@@ -647,7 +635,7 @@ fn a_503_on_a_part_is_retried() {
         &s3.endpoint,
         FaultPlan::new().on(Requests::Nth(3), Fault::Status(503)),
     );
-    let data = bytes(2 * PART_LEN + 10, 11);
+    let data = noise(2 * PART_LEN + 10, 11);
     let seen = Seen::default();
     let uploaded = upload_all(
         &seen,
@@ -678,7 +666,7 @@ fn a_403_on_a_part_fails_the_upload() {
         &s3.endpoint,
         FaultPlan::new().on(Requests::AfterN(1), Fault::Status(403)),
     );
-    let data = bytes(3 * PART_LEN + 10, 12);
+    let data = noise(3 * PART_LEN + 10, 12);
     let seen = Seen::default();
     let mut upload = seen
         .start(client(&s3, &proxy.url), "denied.zip", options(1), None)

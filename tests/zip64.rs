@@ -23,7 +23,7 @@ use archive_format::table::{SourceFile, TablePlan};
 use archive_format::write::{
     MemberMeta, Opened, PackOptions, PackProgress, WrittenMember, ZipWriter,
 };
-use common::{json_lines, lakezip_bin, lakezip_ok, require_tool, root, run_ok};
+use common::{json_lines, lakezip_bin, lakezip_ok, noise, require_tool, root, run_ok};
 use range_reader::archive::{TableView, open_directory, open_tables, stream_entry, table_entries};
 use range_reader::local::LocalFile;
 use tempfile::TempDir;
@@ -127,19 +127,6 @@ fn assert_sparse(path: &Path) {
         path.display(),
         meta.len()
     );
-}
-
-/// A pseudo-random byte pattern (xorshift), so CRC-32s cover real content.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 fn meta(name: &str) -> MemberMeta {
@@ -445,7 +432,7 @@ fn member_over_4_gib_and_members_after_it_use_zip64_fields() {
 
     let first = b"first member, below 4 GiB\n".to_vec();
     let after_small = b"small member after the 4 GiB one\n".to_vec();
-    let after_streamed = pattern((2 << 20) + 3, 99);
+    let after_streamed = noise((2 << 20) + 3, 99);
 
     let mut writer = ZipWriter::new(SparseFile::create(&archive));
     let mut members: Vec<(&str, WrittenMember)> = Vec::new();
@@ -582,7 +569,7 @@ fn pack_with_a_table_over_4_gib_indexes_ranges_past_4_gib() {
             "db/big/metadata/v1.metadata.json",
             br#"{"format-version":2}"#.to_vec(),
         ),
-        ("misc/after.bin", pattern((1 << 20) + 17, 5)),
+        ("misc/after.bin", noise((1 << 20) + 17, 5)),
     ];
     for (name, bytes) in &small {
         std::fs::write(src.join(name), bytes).expect("write source file");
