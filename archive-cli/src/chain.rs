@@ -114,12 +114,10 @@ pub fn write_local_chain(path: &Path, chain: &Chain) -> Result<()> {
     let mut temp =
         range_reader::partial::create_in(&dir, Some(std::fs::Permissions::from_mode(0o666)))
             .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let temp_path = temp.path().to_owned();
     std::io::Write::write_all(&mut temp, &chain.to_json())?;
     temp.as_file().sync_all()?;
-    let persisted = temp.persist(path).map_err(|e| e.error);
-    range_reader::partial::forget(&temp_path);
-    persisted.with_context(|| format!("cannot update the chain {}", path.display()))?;
+    range_reader::partial::persist(temp.into_temp_path(), path, true)
+        .with_context(|| format!("cannot update the chain {}", path.display()))?;
     Ok(())
 }
 

@@ -245,7 +245,6 @@ fn write_local(
     // would keep everyone else from reading the archive).
     let temp = partial::create_in(&parent, Some(Permissions::from_mode(0o666)))
         .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    let partial_path = temp.path().to_owned();
     let syncing = SyncingWriter::new(temp).context("cannot start writing the archive")?;
     let cannot_write = || format!("cannot write {}", dest.display());
     let outcome = pack(
@@ -273,14 +272,7 @@ fn write_local(
         .finish()
         .with_context(|| format!("cannot flush {} to disk", dest.display()))?;
     let sha256 = want_sha256.then(|| sha256_file(temp.path())).transpose()?;
-    let persisted = if force {
-        temp.persist(dest)
-    } else {
-        temp.persist_noclobber(dest)
-    };
-    partial::forget(&partial_path);
-    persisted
-        .map_err(|e| e.error)
+    partial::persist(temp.into_temp_path(), dest, force)
         .with_context(|| format!("cannot move the archive into place at {}", dest.display()))?;
     Ok(Written {
         manifest: outcome.manifest,

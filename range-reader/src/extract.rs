@@ -124,26 +124,19 @@ pub fn extract(
         let (Some((_, target)), Some(temp)) = (target, temp) else {
             continue;
         };
-        let partial = temp.to_path_buf();
         let created = !options.force || fs::symlink_metadata(target).is_err();
-        let persisted = if options.force {
-            temp.persist(target)
-        } else {
-            temp.persist_noclobber(target)
-        };
-        crate::partial::forget(&partial);
-        if let Err(e) = persisted {
+        if let Err(error) = crate::partial::persist(temp, target, options.force) {
             for path in placed {
                 let _ = fs::remove_file(path);
             }
-            return Err(if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(if error.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::Exists {
                     path: target.clone(),
                 }
             } else {
                 Error::Write {
                     path: target.clone(),
-                    error: e.error,
+                    error,
                 }
             });
         }

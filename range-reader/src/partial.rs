@@ -2,7 +2,7 @@
 //! pack write before renaming them into place.
 //!
 //! Each one is created through [`create_in`], which records its path in a process-wide
-//! list, and forgotten with [`forget`] once renamed. A process interrupted by a signal
+//! list, and renamed into place with [`persist`], which forgets it. A process interrupted by a signal
 //! calls [`remove_all`] before it exits, so Ctrl-C in the middle of a 200 GB extraction
 //! leaves no hidden half-written files behind (the `lakezip` binary does this on SIGINT,
 //! SIGTERM and SIGHUP). A crash or SIGKILL still leaves them, under that prefix.
@@ -15,10 +15,7 @@
 //!
 //! let mut temp = partial::create_in(Path::new("out"), None)?;
 //! temp.write_all(b"bytes")?;
-//! let name = temp.path().to_owned();
-//! let persisted = temp.persist("out/file.bin");
-//! partial::forget(&name);
-//! persisted?;
+//! partial::persist(temp.into_temp_path(), Path::new("out/file.bin"), false)?;
 //! # Ok(())
 //! # }
 //! ```
@@ -29,7 +26,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempPath};
 
 /// Prefix of every partial file's name.
 pub const PREFIX: &str = ".lakezip-partial-";
@@ -69,9 +66,17 @@ fn without_random_name(error: io::Error) -> io::Error {
     }
 }
 
-/// Forgets a partial file that was renamed into place (or removed).
-pub fn forget(path: &Path) {
-    live().remove(path);
+/// Renames a partial file to `target` (replacing a file there when `replace`, else failing
+/// with [`io::ErrorKind::AlreadyExists`]) and forgets it. On error it is removed.
+pub fn persist(temp: TempPath, target: &Path, replace: bool) -> io::Result<()> {
+    let name = temp.to_path_buf();
+    let persisted = if replace {
+        temp.persist(target)
+    } else {
+        temp.persist_noclobber(target)
+    };
+    live().remove(&name);
+    persisted.map_err(|e| e.error)
 }
 
 /// Removes every partial file still recorded and returns how many there were. For a
@@ -104,9 +109,15 @@ mod tests {
             name.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with(PREFIX))
         );
-        temp.persist(dir.path().join("done"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        forget(&name);
+        let target = dir.path().join("done");
+        persist(temp.into_temp_path(), &target, false).unwrap_or_else(|e| panic!("{e}"));
         assert!(!live().contains(&name));
+        assert!(target.is_file());
+        // Without `replace` an existing file stays, and the partial file goes.
+        let temp = create_in(dir.path(), None).unwrap_or_else(|e| panic!("{e}"));
+        let name = temp.path().to_owned();
+        let error = persist(temp.into_temp_path(), &target, false).expect_err("exists");
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert!(!live().contains(&name) && !name.exists());
     }
 }
