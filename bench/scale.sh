@@ -68,16 +68,16 @@ for t in range(tables):
 PY
 }
 
-# measure NAME CMD...: runs CMD under GNU time, appends "NAME wall_s peak_kib" to $tmp/m
+# measure NAME CMD...: runs CMD (lib.sh's timed), appends "NAME wall_s peak_kib" to $tmp/m
 measure() {
   local name=$1
   shift
-  /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || {
+  timed "$tmp/rss" "$tmp/wall" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || {
     note "$name failed:"
     cat "$tmp/stderr" >&2
     exit 1
   }
-  echo "$name $(cat "$tmp/time")" >>"$tmp/m"
+  echo "$name $(printf '%.2f' "$(cat "$tmp/wall")") $(cat "$tmp/rss")" >>"$tmp/m"
 }
 
 load_before=$(loadavg)
